@@ -6,9 +6,10 @@ Command modules import their heavy dependencies inside `run`, so `headfuse --hel
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
-COMMANDS = ("demo", "doctor", "bench", "synth")
+COMMANDS = ("doctor", "bench", "synth", "train", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"headfuse {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
+        if importlib.util.find_spec(f"backend.commands.{name}") is None:
+            continue
         module = importlib.import_module(f"backend.commands.{name}")
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)

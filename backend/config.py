@@ -5,7 +5,7 @@ This module imports nothing from the rest of the package, so every layer may use
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,61 @@ class MeshConfig:
     """`head`: a head-centred spherical projection that is the same for every frame; `xatlas`: an atlas."""
 
 
+@dataclass
+class EncoderConfig:
+    """The single-image lifter (encoder E) and the decoder MLP trained with it."""
+
+    image_size: int = 128
+    """Side of the aligned input crop in pixels."""
+    patch_size: int = 8
+    """Pixels per token side (the conv stem downsamples by this)."""
+    stem_width: int = 32
+    """Channels of the first stem conv (doubling per stride-2 stage, capped at `dim`)."""
+    dim: int = 128
+    """Transformer width."""
+    depth: int = 4
+    """Transformer blocks."""
+    heads: int = 4
+    """Attention heads."""
+    mlp_ratio: float = 2.0
+    """Transformer MLP width / dim."""
+    decoder_width: int = 64
+    """Channels of the conv decoder that upsamples tokens to planes."""
+    high_width: int = 16
+    """Channels of the shallow high-resolution conv branch on the image."""
+    plane_size: int = 64
+    """Triplane resolution H = W."""
+    plane_channels: int = 24
+    """Triplane channels C."""
+    decoder_hidden: int = 64
+    """Hidden width of the decoder MLP."""
+    decoder_features: int = 16
+    """Features the decoder outputs besides density (the first three are RGB)."""
+
+
+def encoder_preset(name: str) -> EncoderConfig:
+    """`tiny` (trained on a CPU, shipped) or `paper` (LP3D scale: 512 px in, 3x32x256x256 planes)."""
+    if name == "tiny":
+        return EncoderConfig()
+    if name == "paper":
+        return EncoderConfig(
+            image_size=512,
+            patch_size=16,
+            stem_width=64,
+            dim=768,
+            depth=12,
+            heads=12,
+            mlp_ratio=4.0,
+            decoder_width=128,
+            high_width=32,
+            plane_size=256,
+            plane_channels=32,
+            decoder_hidden=64,
+            decoder_features=32,
+        )
+    raise ValueError(f"unknown config {name!r}: expected 'tiny' or 'paper'")
+
+
 def config_to_dict(cfg: Any) -> dict:
     """A dataclass config (nested allowed) as a JSON-friendly dict."""
     return dataclasses.asdict(cfg)
@@ -71,6 +126,3 @@ def config_from_dict(cls, data: dict):
 def save_config(cfg: Any, path: str | Path) -> None:
     """Write a dataclass config as indented JSON."""
     Path(path).write_text(json.dumps(config_to_dict(cfg), indent=2) + "\n")
-
-
-__all__ = ["RenderConfig", "MeshConfig", "config_to_dict", "config_from_dict", "save_config", "field"]

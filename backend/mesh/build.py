@@ -54,7 +54,9 @@ def mesh_from_field(field: Field, cfg: MeshConfig | None = None, timings: dict |
         else:
             raise ValueError(f"unknown uv_mode {cfg.uv_mode!r}: expected 'head' or 'xatlas'")
         verts, colours, normals = verts[index], colours[index], normals[index]
-        texture, _ = bake_texture(verts, faces, uv, lambda p: field_colours(field, p, cfg.chunk_points), cfg.texture_size)
+        texture, _ = bake_texture(
+            verts, faces, uv, lambda p: field_colours(field, p, cfg.chunk_points), cfg.texture_size
+        )
     lap("texture")
     rgb8 = (np.clip(colours, 0, 1) * 255 + 0.5).astype(np.uint8)
     return Mesh(to_metres(verts), faces, rgb8, uv=uv, texture=texture, normals=normals)

@@ -28,7 +28,9 @@ class Mesh:
         self.faces = np.ascontiguousarray(self.faces, dtype=np.int32)
         self.colors = np.ascontiguousarray(self.colors, dtype=np.uint8)
         v = self.vertices.shape[0]
-        assert self.vertices.ndim == 2 and self.vertices.shape[1] == 3, f"vertices must be [V, 3], got {self.vertices.shape}"
+        assert (
+            self.vertices.ndim == 2 and self.vertices.shape[1] == 3
+        ), f"vertices must be [V, 3], got {self.vertices.shape}"
         assert self.faces.ndim == 2 and self.faces.shape[1] == 3, f"faces must be [F, 3], got {self.faces.shape}"
         assert self.colors.shape == (v, 3), f"colors must be [{v}, 3], got {self.colors.shape}"
         if self.uv is not None:

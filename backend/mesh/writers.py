@@ -104,7 +104,12 @@ def glb_bytes(mesh: Mesh, name: str = "head") -> bytes:
         return len(views) - 1
 
     def add_accessor(array: np.ndarray, ctype: int, kind: str, target: int, normalized=False, minmax=False) -> int:
-        acc = {"bufferView": add_view(array.tobytes(), target), "componentType": ctype, "count": int(array.shape[0]), "type": kind}
+        acc = {
+            "bufferView": add_view(array.tobytes(), target),
+            "componentType": ctype,
+            "count": int(array.shape[0]),
+            "type": kind,
+        }
         if normalized:
             acc["normalized"] = True
         if minmax:
@@ -136,7 +141,9 @@ def glb_bytes(mesh: Mesh, name: str = "head") -> bytes:
         rgba = np.concatenate([mesh.colors, np.full((mesh.colors.shape[0], 1), 255, np.uint8)], axis=1)
         attrs["COLOR_0"] = add_accessor(np.ascontiguousarray(rgba), UBYTE, "VEC4", ARRAY, normalized=True)
     indices = add_accessor(mesh.faces.astype(np.uint32).reshape(-1), UINT, "SCALAR", ELEMENTS)
-    gltf["meshes"] = [{"name": name, "primitives": [{"attributes": attrs, "indices": indices, "material": 0, "mode": 4}]}]
+    gltf["meshes"] = [
+        {"name": name, "primitives": [{"attributes": attrs, "indices": indices, "material": 0, "mode": 4}]}
+    ]
     gltf["materials"] = [material]
     gltf["accessors"] = accessors
     gltf["bufferViews"] = views
@@ -147,8 +154,10 @@ def glb_bytes(mesh: Mesh, name: str = "head") -> bytes:
     total = 12 + 8 + len(js) + 8 + len(binary)
     return (
         struct.pack("<4sII", b"glTF", 2, total)
-        + struct.pack("<I4s", len(js), b"JSON") + js
-        + struct.pack("<I4s", len(binary), b"BIN\0") + binary
+        + struct.pack("<I4s", len(js), b"JSON")
+        + js
+        + struct.pack("<I4s", len(binary), b"BIN\0")
+        + binary
     )
 
 

@@ -9,7 +9,20 @@ from backend.render.renderer import render_image, render_rays, render_rays_refer
 from backend.render.triplane import check_triplane, sample_triplane, sample_triplane_reference
 
 __all__ = [
-    "SURFACE_DENSITY", "Field", "TriplaneDecoder", "TriplaneField", "check_triplane", "generate_rays",
-    "intrinsics_matrix", "look_at", "orbit_camera", "project_points", "ray_box_intersection", "render_image",
-    "render_rays", "render_rays_reference", "sample_triplane", "sample_triplane_reference",
+    "SURFACE_DENSITY",
+    "Field",
+    "TriplaneDecoder",
+    "TriplaneField",
+    "check_triplane",
+    "generate_rays",
+    "intrinsics_matrix",
+    "look_at",
+    "orbit_camera",
+    "project_points",
+    "ray_box_intersection",
+    "render_image",
+    "render_rays",
+    "render_rays_reference",
+    "sample_triplane",
+    "sample_triplane_reference",
 ]

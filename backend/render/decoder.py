@@ -21,7 +21,9 @@ class TriplaneDecoder(nn.Module):
         self.net = nn.Sequential(nn.Linear(in_channels, hidden), nn.Softplus(), nn.Linear(hidden, 1 + out_features))
 
     def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        assert feats.shape[-1] == self.in_channels, f"decoder expects {self.in_channels} channels, got {feats.shape[-1]}"
+        assert (
+            feats.shape[-1] == self.in_channels
+        ), f"decoder expects {self.in_channels} channels, got {feats.shape[-1]}"
         x = self.net(feats)
         density = F.softplus(x[..., :1] - 1.0)
         features = torch.sigmoid(x[..., 1:]) * (1 + 2 * 0.001) - 0.001

@@ -21,15 +21,16 @@ def pixel_grid(resolution) -> torch.Tensor:
     return torch.stack([u.reshape(-1), v.reshape(-1)], dim=-1)
 
 
-def generate_rays(
-    cam2world: torch.Tensor, intrinsics: torch.Tensor, resolution
-) -> tuple[torch.Tensor, torch.Tensor]:
+def generate_rays(cam2world: torch.Tensor, intrinsics: torch.Tensor, resolution) -> tuple[torch.Tensor, torch.Tensor]:
     """One ray per pixel centre.
 
     cam2world `[B, 4, 4]`, intrinsics `[B, 3, 3]` (normalized), resolution `int` or `(H, W)`.
     Returns origins `[B, H*W, 3]` and unit directions `[B, H*W, 3]`, pixels row-major.
     """
-    assert cam2world.dim() == 3 and cam2world.shape[1:] == (4, 4), f"cam2world must be [B,4,4], got {tuple(cam2world.shape)}"
+    assert cam2world.dim() == 3 and cam2world.shape[1:] == (
+        4,
+        4,
+    ), f"cam2world must be [B,4,4], got {tuple(cam2world.shape)}"
     assert intrinsics.shape == (cam2world.shape[0], 3, 3), f"intrinsics must be [B,3,3], got {tuple(intrinsics.shape)}"
     uv = pixel_grid(resolution).to(cam2world.device)  # [N, 2]
     fx, fy = intrinsics[:, 0, 0, None], intrinsics[:, 1, 1, None]

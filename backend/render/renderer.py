@@ -70,7 +70,9 @@ def render_rays(
     parts: list[dict[str, torch.Tensor]] = []
     for start in range(0, n_live, cfg.chunk_rays):
         idx = order[:, start : min(start + cfg.chunk_rays, n_live)]
-        parts.append(_march(field, take(origins, idx), take(dirs, idx), take(near, idx), take(far, idx), cfg, generator))
+        parts.append(
+            _march(field, take(origins, idx), take(dirs, idx), take(near, idx), take(far, idx), cfg, generator)
+        )
     n_feat = parts[0]["features"].shape[-1] if parts else 3
     out = {
         "rgb": torch.full((B, R, 3), float(cfg.background), device=origins.device),

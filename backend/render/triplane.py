@@ -53,9 +53,9 @@ def sample_triplane(planes: torch.Tensor, points: torch.Tensor, box_warp: float 
     Parity with `sample_triplane_reference` is tested.
     """
     B, _, C, H, W = planes.shape
-    assert points.dim() == 3 and points.shape[0] == B and points.shape[2] == 3, (
-        f"points must be [B={B}, N, 3], got {tuple(points.shape)}"
-    )
+    assert (
+        points.dim() == 3 and points.shape[0] == B and points.shape[2] == 3
+    ), f"points must be [B={B}, N, 3], got {tuple(points.shape)}"
     coords = _plane_coords(points, box_warp).reshape(B * 3, 1, -1, 2)  # [B*3, 1, N, 2]
     f = F.grid_sample(
         planes.reshape(B * 3, C, H, W), coords, mode="bilinear", padding_mode="zeros", align_corners=False

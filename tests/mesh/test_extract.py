@@ -7,8 +7,8 @@ from backend.config import MeshConfig
 from backend.mesh import EmptySurfaceError, mesh_from_field
 from backend.mesh.extract import largest_component, marching_cubes
 from backend.mesh.grid import density_grid_dense, grid_to_numpy
+from backend.render.analytic import sphere_field
 from backend.units import METRES_PER_BOX_UNIT
-from tests.conftest import sphere_field
 
 
 def test_sphere_volume_radius_and_watertight():

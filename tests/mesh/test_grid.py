@@ -4,7 +4,7 @@ from scipy.spatial import cKDTree
 
 from backend.mesh.extract import surface_from_grid
 from backend.mesh.grid import density_grid_coarse_to_fine, density_grid_dense, grid_to_numpy
-from tests.conftest import blobby_head_field
+from backend.render.analytic import blobby_head_field
 
 
 def chamfer(a: np.ndarray, b: np.ndarray) -> float:

@@ -5,8 +5,8 @@ import torch
 from backend.config import MeshConfig
 from backend.mesh import mesh_from_field
 from backend.mesh.build import field_colours
+from backend.render.analytic import blobby_head_field
 from backend.units import metres_to_box
-from tests.conftest import blobby_head_field
 
 
 def sample_texture(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -21,8 +21,12 @@ def sample_texture(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
     def at(yy, xx):
         return tex[np.clip(yy, 0, size - 1), xx % size]
 
-    return (at(y0, x0) * (1 - fx) * (1 - fy) + at(y0, x0 + 1) * fx * (1 - fy)
-            + at(y0 + 1, x0) * (1 - fx) * fy + at(y0 + 1, x0 + 1) * fx * fy)
+    return (
+        at(y0, x0) * (1 - fx) * (1 - fy)
+        + at(y0, x0 + 1) * fx * (1 - fy)
+        + at(y0 + 1, x0) * (1 - fx) * fy
+        + at(y0 + 1, x0 + 1) * fx * fy
+    )
 
 
 @pytest.mark.parametrize("uv_mode", ["head", "xatlas"])

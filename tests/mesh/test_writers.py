@@ -4,7 +4,7 @@ import trimesh
 
 from backend.config import MeshConfig
 from backend.mesh import mesh_from_field, write_mesh
-from tests.conftest import blobby_head_field
+from backend.render.analytic import blobby_head_field
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,14 @@ import math
 
 import torch
 
-from backend.render.cameras import DEFAULT_PIVOT, focal_to_fov_degrees, intrinsics_matrix, look_at, orbit_camera, project_points
+from backend.render.cameras import (
+    DEFAULT_PIVOT,
+    focal_to_fov_degrees,
+    intrinsics_matrix,
+    look_at,
+    orbit_camera,
+    project_points,
+)
 from backend.render.rays import generate_rays, ray_box_intersection
 
 

@@ -91,7 +91,12 @@ def test_rays_missing_the_box_show_background():
 def test_gradients_flow_to_planes():
     planes = torch.randn(1, 3, 8, 8, 8, requires_grad=True)
     dec = TriplaneDecoder(in_channels=8, hidden=8, out_features=3)
-    out = render_image(TriplaneField(planes, dec), orbit_camera(0.0), intrinsics_matrix(batch=1), 8,
-                       RenderConfig(n_coarse=8, n_fine=8, perturb=True))
+    out = render_image(
+        TriplaneField(planes, dec),
+        orbit_camera(0.0),
+        intrinsics_matrix(batch=1),
+        8,
+        RenderConfig(n_coarse=8, n_fine=8, perturb=True),
+    )
     out["rgb"].mean().backward()
     assert planes.grad is not None and planes.grad.abs().sum() > 0

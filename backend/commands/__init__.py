@@ -1,0 +1,1 @@
+"""One module per `headfuse` subcommand (see backend/cli.py)."""

@@ -1,0 +1,1 @@
+"""Networks: the lifter (encoder + decoder MLP); later the undistorter and the fuser."""

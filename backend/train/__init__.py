@@ -1,0 +1,1 @@
+"""Training on synthetic data: losses, loops, checkpoints."""
