@@ -1,0 +1,246 @@
+"""One entry point for step 1 of the method: frames in, aligned crops and canonical cameras out.
+
+`FacePreprocessor(reference, cfg).process(frames)` yields one `FaceResult` per input frame, in
+order. Per frame: detect faces, follow the chosen one (`track`), 478 landmarks (`detect`), PnP
+against the reference's template (`pose`), One Euro smoothing of the view (`smooth`), then the
+canonical camera and the alignment crop (`align`).
+
+No-face policy (`FaceConfig.no_face`): a frame without the followed face (or whose pose cannot be
+solved) is never an error. Under `hold` it reuses the last good view (pose and crop window, applied
+to the current image) for up to `hold_max_frames` frames, status `held`; beyond that, and always
+under `skip`, it is reported with status `skipped`, the reason, and no crop or camera. A frame the
+decoder could not read is `skipped` with the decoder's reason.
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..video import Frame, read_image
+from .align import align_crop
+from .canonical import DEFAULT_CANONICAL, CanonicalFace
+from .config import FaceConfig
+from .detect import FaceDetector
+from .pose import (
+    FaceTemplate,
+    HeadPose,
+    View,
+    build_template,
+    canonical_camera,
+    pose_from_view,
+    solve_pose,
+    source_intrinsics,
+    view_from_pose,
+)
+from .smooth import ViewSmoother
+from .track import FaceBox, FaceTracker
+
+
+class NoFaceError(ValueError):
+    """The reference image shows no face (or none whose pose can be solved)."""
+
+
+@dataclass
+class FaceResult:
+    """Step-1 output for one frame. Arrays are None when `status` is `skipped`."""
+
+    index: int
+    """Index of the frame in the source."""
+    status: str
+    """`ok` (face found), `held` (no face: the last good view reused) or `skipped` (see `reason`)."""
+    reason: str | None
+    """Why the frame is held or skipped; None when ok."""
+    crop: np.ndarray | None = None
+    """Aligned crop, RGB uint8 `[S, S, 3]`."""
+    cam2world: np.ndarray | None = None
+    """Canonical camera `[4, 4]` float32 (radius / pivot of the `CanonicalFace`, box units)."""
+    intrinsics: np.ndarray | None = None
+    """Canonical normalized intrinsics `[3, 3]` float32."""
+    crop_matrix: np.ndarray | None = None
+    """`[3, 3]` float64: source pixel (x, y, 1) -> crop pixel (x, y, 1)."""
+    source_intrinsics: np.ndarray | None = None
+    """The plate's camera `[3, 3]` in pixels (focal guessed unless given in the config)."""
+    source_cam2world: np.ndarray | None = None
+    """The plate's camera in the canonical head frame `[4, 4]` float64 (box units), from the smoothed view."""
+    landmarks: np.ndarray | None = None
+    """The 478 face-mesh landmarks `[478, 3]` float32 in source pixels (x, y, relative z); None unless ok."""
+    box: np.ndarray | None = None
+    """Box of the followed face `[4]` float32 (x0, y0, x1, y1 source pixels); None unless ok."""
+    yaw: float | None = None
+    """Canonical camera yaw (radians), as `render.cameras.orbit_camera`."""
+    pitch: float | None = None
+    """Canonical camera pitch (radians)."""
+    roll: float | None = None
+    """Canonical camera roll (radians)."""
+    reprojection_error: float | None = None
+    """RMS landmark reprojection error of the solved pose in source pixels (ok frames)."""
+
+    @property
+    def usable(self) -> bool:
+        """True when the frame has a crop and a camera (`ok` or `held`)."""
+        return self.status in ("ok", "held")
+
+
+class FacePreprocessor:
+    """Face preprocessing of one clip against its reference image. Close it (or use `with`) when done.
+
+    `reference`: a path or an RGB uint8 image `[H, W, 3]` of the same person, near-frontal; its
+    landmarks define the canonical frame. `reference_result` is the reference's own `FaceResult`
+    (crop and camera, unsmoothed). Raises `NoFaceError` naming the file when it shows no face.
+    """
+
+    def __init__(
+        self,
+        reference: str | Path | np.ndarray,
+        cfg: FaceConfig | None = None,
+        canonical: CanonicalFace = DEFAULT_CANONICAL,
+        fps: float | None = None,
+    ):
+        self.cfg = cfg or FaceConfig()
+        self.canonical = canonical
+        self.fps = fps or self.cfg.default_fps
+        name = str(reference) if isinstance(reference, str | Path) else "the reference image (array)"
+        image = read_image(reference) if isinstance(reference, str | Path) else reference
+        with self._make_detector(tracking=False) as detector:
+            boxes = detector.detect(image)
+            tracker = FaceTracker(self.cfg.track_min_iou, self.cfg.track_max_lost)
+            box = tracker.match(boxes, image.shape[1], image.shape[0])
+            landmarks = detector.landmarks(image, box) if box is not None else None
+        if landmarks is None:
+            raise NoFaceError(f"{name}: no face found in the reference image (it must show one near-frontal face)")
+        self.template: FaceTemplate = build_template(landmarks, canonical)
+        K = self._intrinsics(image)
+        pose = solve_pose(self.template, landmarks, K)
+        if pose is None:
+            raise NoFaceError(f"{name}: the reference face's pose cannot be solved")
+        self.reference_result = self._result(0, "ok", None, image, view_from_pose(pose, K, canonical), K)
+        self.reference_result.landmarks = landmarks
+        self.reference_result.box = FaceBox.from_landmarks(landmarks).as_array()
+        self.reference_result.reprojection_error = pose.reprojection_error
+        self._detector = self._make_detector(tracking=self.cfg.mesh_tracking)
+        self._tracker = FaceTracker(self.cfg.track_min_iou, self.cfg.track_max_lost)
+        self._smoother = ViewSmoother(self.cfg.smooth_min_cutoff, self.cfg.smooth_beta_pose, self.cfg.smooth_beta_crop)
+        self.reset()
+
+    def _make_detector(self, tracking: bool) -> FaceDetector:
+        cfg = self.cfg
+        return FaceDetector(
+            cfg.min_detection_confidence,
+            cfg.min_mesh_confidence,
+            tracking,
+            cfg.mesh_input_size,
+            cfg.mesh_crop_scale,
+        )
+
+    def _intrinsics(self, image: np.ndarray) -> np.ndarray:
+        return source_intrinsics(image.shape[1], image.shape[0], self.cfg.source_focal_px, self.cfg.source_focal_factor)
+
+    def reset(self) -> None:
+        """Start afresh (a cut): forget the followed face, the smoothing history and the held view."""
+        self._tracker.reset()
+        self._smoother.reset()
+        self._last_pose: HeadPose | None = None
+        self._last_view: View | None = None
+        self._last_index: int | None = None
+        self._held = 0
+
+    def _result(self, index: int, status: str, reason: str | None, image: np.ndarray, view: View, K) -> FaceResult:
+        crop = align_crop(image, view.centre, view.side, self.cfg.crop_size, self.cfg.crop_border)
+        cam2world, intrinsics = canonical_camera(view, self.canonical)
+        return FaceResult(
+            index,
+            status,
+            reason,
+            crop=crop.image,
+            cam2world=cam2world,
+            intrinsics=intrinsics,
+            crop_matrix=crop.matrix,
+            source_intrinsics=K,
+            source_cam2world=pose_from_view(view, K, self.canonical).cam2world(),
+            yaw=view.yaw,
+            pitch=view.pitch,
+            roll=view.roll,
+        )
+
+    def _find(self, image: np.ndarray) -> tuple[np.ndarray | None, str]:
+        """Landmarks `[478, 3]` of the followed face, or None and the reason."""
+        height, width = image.shape[:2]
+        box = self._tracker.match(self._detector.detect(image), width, height)
+        if box is None:
+            box = self._tracker.match(self._detector.detect(image, full_range=True), width, height)
+        if box is None and self._tracker.box is not None:
+            box = self._tracker.box  # not detected (e.g. a profile view): look where it was
+        if box is None:
+            return None, "no face detected"
+        landmarks = self._detector.landmarks(image, box)
+        if landmarks is None:
+            return None, "no face landmarks found"
+        return landmarks, ""
+
+    def _no_face(self, index: int, image: np.ndarray | None, reason: str) -> FaceResult:
+        if image is not None and self.cfg.no_face == "hold" and self._last_view is not None:
+            if self._held < self.cfg.hold_max_frames:
+                self._held += 1
+                held = (
+                    f"{reason}; holding the view of frame {self._last_index} ({self._held}/{self.cfg.hold_max_frames})"
+                )
+                return self._result(index, "held", held, image, self._last_view, self._intrinsics(image))
+            reason = f"{reason} (held for the maximum of {self.cfg.hold_max_frames} frames)"
+        self._smoother.reset()
+        self._last_pose = None
+        return FaceResult(index, "skipped", reason)
+
+    def process_frame(self, image: np.ndarray, index: int) -> FaceResult:
+        """Step 1 for one RGB uint8 frame `[H, W, 3]` with source index `index` (frames in order)."""
+        landmarks, reason = self._find(image)
+        if landmarks is None:
+            self._tracker.miss()
+            return self._no_face(index, image, reason)
+        self._tracker.update(FaceBox.from_landmarks(landmarks))
+        K = self._intrinsics(image)
+        pose = solve_pose(self.template, landmarks, K, self._last_pose)
+        if pose is None:
+            return self._no_face(index, image, "head pose could not be solved")
+        raw = view_from_pose(pose, K, self.canonical)
+        last = self._last_view
+        if last is not None and (
+            np.linalg.norm(raw.centre - last.centre) > self.cfg.cut_threshold * last.side
+            or abs(raw.side / last.side - 1.0) > self.cfg.cut_threshold
+        ):
+            self._smoother.reset()
+        view = raw
+        if self.cfg.smooth:
+            angles, centre, side = self._smoother(
+                [raw.yaw, raw.pitch, raw.roll], raw.centre, raw.side, index / self.fps
+            )
+            view = View(float(angles[0]), float(angles[1]), float(angles[2]), centre, side)
+        self._last_pose, self._last_view, self._last_index, self._held = pose, view, index, 0
+        result = self._result(index, "ok", None, image, view, K)
+        result.landmarks = landmarks
+        result.box = FaceBox.from_landmarks(landmarks).as_array()
+        result.reprojection_error = pose.reprojection_error
+        return result
+
+    def process(self, frames: Iterable[Frame | np.ndarray]) -> Iterator[FaceResult]:
+        """Yield one `FaceResult` per input, in order. Inputs: `video.Frame`s (decode failures become
+        `skipped` results with the decoder's reason) or RGB uint8 arrays `[H, W, 3]` (indexed 0, 1, ...)."""
+        for position, frame in enumerate(frames):
+            if isinstance(frame, Frame):
+                if frame.image is None:
+                    yield FaceResult(frame.index, "skipped", frame.error or "frame could not be decoded")
+                    continue
+                yield self.process_frame(frame.image, frame.index)
+            else:
+                yield self.process_frame(np.asarray(frame), position)
+
+    def close(self) -> None:
+        """Release the MediaPipe graphs."""
+        self._detector.close()
+
+    def __enter__(self) -> "FacePreprocessor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
