@@ -43,9 +43,9 @@ class FaceConfig:
     """Temporal smoothing (One Euro filter) of the pose angles and the crop window."""
     smooth_min_cutoff: float = 1.5
     """One Euro minimum cutoff frequency (Hz): lower is steadier when the head is still."""
-    smooth_beta_pose: float = 0.8
+    smooth_beta_pose: float = 2.0
     """One Euro speed coefficient for the pose angles (per rad/s): higher follows fast turns sooner."""
-    smooth_beta_crop: float = 0.8
+    smooth_beta_crop: float = 4.0
     """One Euro speed coefficient for the crop centre (per crop side / s) and log crop side (per s)."""
     cut_threshold: float = 0.5
     """A jump of the crop centre by more than this fraction of the crop side, or of the crop side by more

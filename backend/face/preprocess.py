@@ -170,13 +170,14 @@ class FacePreprocessor:
         box = self._tracker.match(self._detector.detect(image), width, height)
         if box is None:
             box = self._tracker.match(self._detector.detect(image, full_range=True), width, height)
-        if box is None and self._tracker.box is not None:
-            box = self._tracker.box  # not detected (e.g. a profile view): look where it was
-        if box is None:
+        if box is not None:
+            landmarks = self._detector.landmarks(image, box)
+            return landmarks, "" if landmarks is not None else "a face was detected but its landmarks were not found"
+        if self._tracker.box is None:
             return None, "no face detected"
-        landmarks = self._detector.landmarks(image, box)
+        landmarks = self._detector.landmarks(image, self._tracker.box)  # e.g. a profile view: look where it was
         if landmarks is None:
-            return None, "no face landmarks found"
+            return None, "no face detected, none found where the followed face was"
         return landmarks, ""
 
     def _no_face(self, index: int, image: np.ndarray | None, reason: str) -> FaceResult:

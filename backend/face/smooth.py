@@ -56,7 +56,7 @@ class ViewSmoother:
     so the same settings work for any image size.
     """
 
-    def __init__(self, min_cutoff: float = 1.5, beta_pose: float = 0.8, beta_crop: float = 0.8):
+    def __init__(self, min_cutoff: float = 1.5, beta_pose: float = 2.0, beta_crop: float = 4.0):
         self.pose = OneEuroFilter(min_cutoff, beta_pose)
         self.crop = OneEuroFilter(min_cutoff, beta_crop)
         self.reset()
