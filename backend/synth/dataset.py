@@ -44,7 +44,7 @@ def sample_points(
     pts = torch.rand(n, 3, generator=gen) - 0.5  # [n, 3]
     if n_near:
         p = pts[:n_near] * torch.tensor([0.5, 0.7, 0.6]) + torch.tensor([0.0, -0.05, 0.02])
-        for _ in range(4):
+        for _ in range(8):
             p = p - head.sdf(p)[:, None] * head.normals(p)
         p = p + sigma * torch.randn(n_near, 3, generator=gen)
         pts = torch.cat([p.clamp(-0.5, 0.5), pts[n_near:]])

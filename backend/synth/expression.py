@@ -11,12 +11,12 @@ NAMES = ("jaw_open", "smile", "brow_raise", "blink", "pucker", "tongue_out")
 # frame, box units, for the template identity; identity scale stays within the margins). The
 # locality test checks that nothing outside these regions moves.
 REGIONS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
-    "jaw_open": ((0.0, -0.17, 0.13), (0.24, 0.17, 0.24)),
+    "jaw_open": ((0.0, -0.17, 0.16), (0.23, 0.17, 0.23)),
     "smile": ((0.0, -0.06, 0.22), (0.2, 0.13, 0.15)),
     "brow_raise": ((0.0, 0.085, 0.23), (0.15, 0.08, 0.11)),
     "blink": ((0.0, 0.035, 0.26), (0.12, 0.04, 0.06)),
     "pucker": ((0.0, -0.115, 0.27), (0.09, 0.06, 0.08)),
-    "tongue_out": ((0.0, -0.17, 0.2), (0.24, 0.17, 0.24)),
+    "tongue_out": ((0.0, -0.17, 0.16), (0.23, 0.17, 0.23)),  # opens the jaw too
 }
 
 

@@ -20,7 +20,17 @@ from backend.render.field import SURFACE_DENSITY
 from backend.synth.expression import REGIONS, Expression
 from backend.synth.identity import Identity
 from backend.synth.lighting import Lighting
-from backend.synth.sdf import EllipsoidSet, axis_rotation_x, bump, quadratic_features, smax, smin, smin_exp, smoothstep
+from backend.synth.sdf import (
+    EllipsoidSet,
+    axis_rotation_x,
+    bump,
+    flat_ellipsoid,
+    quadratic_features,
+    smax,
+    smin,
+    smin_exp,
+    smoothstep,
+)
 
 SHELL = 0.0025
 """Width (box units) of the density's sigmoid shell around the SDF zero level."""
@@ -127,11 +137,13 @@ class SynthHead:
         self.has_tongue = self.jaw_eff > 0
         self.warped = self.jaw_angle > 0 or ex.smile > 0 or ex.pucker > 0 or ex.brow_raise > 0
         # base-frame extras: eye openings (cut from the lids), eyeballs (spheres), long-hair curtain
-        cut_r = (0.03 * es, 0.0135 * es * (1 - ex.blink) + 0.0005, 0.03)
+        # blinking narrows the eye opening and lifts it off the lid (a thin cut would spoil the bound)
+        cut_r = (0.03 * es, 0.0135 * es * (1 - 0.75 * ex.blink), 0.03)
+        cut_z = self.eye_z + 0.044 + 0.022 * ex.blink
         ball_r = (self.eye_r,) * 3
         extras = [
-            ((self.eye_x, self.eye_y, self.eye_z + 0.044), cut_r),
-            ((-self.eye_x, self.eye_y, self.eye_z + 0.044), cut_r),
+            ((self.eye_x, self.eye_y, cut_z), cut_r),
+            ((-self.eye_x, self.eye_y, cut_z), cut_r),
             ((self.eye_x, self.eye_y, self.eye_z), ball_r),
             ((-self.eye_x, self.eye_y, self.eye_z), ball_r),
         ]
@@ -150,11 +162,7 @@ class SynthHead:
         rad = torch.cat([self.radii, torch.tensor([e[1] for e in extras])])
         rot = torch.cat([self.rots, torch.eye(3).expand(len(extras), 3, 3)])
         self.base_set = EllipsoidSet(cen, rad, rot)  # [K + extras] in the base frame
-        self.template_set = EllipsoidSet(
-            torch.stack([self.cavity_c, self.tongue_c]),
-            torch.stack([self.cavity_r, self.tongue_r]),
-            torch.eye(3).expand(2, 3, 3),
-        )
+        self.tongue_set = EllipsoidSet(self.tongue_c[None], self.tongue_r[None], torch.eye(3)[None])  # template frame
         self.hair_colour = self._hair_colour()
         self.skin_colour = self._skin_colour()
         # displacement bumps (centre, 1 / radii, displacement): smile corners and cheeks, brows
@@ -242,13 +250,13 @@ class SynthHead:
         fb = quadratic_features(pb)  # [N, 10]
         d = self.base_set.from_features(fb)  # [N, K + extras]
         ft = quadratic_features(pt) if self.warped else fb
-        dt = self.template_set.from_features(ft)  # [N, 2]: cavity, tongue
+        tongue_d = self.tongue_set.from_features(ft)[:, 0]  # [N]
         mass = smin_exp(d[:, :k], _SMIN_K)  # [N]
         eye_cut = torch.minimum(d[:, k], d[:, k + 1])
         eyeball = torch.minimum(d[:, k + 2], d[:, k + 3])
-        cavity = dt[:, 0]
+        cavity = flat_ellipsoid(pt, self.cavity_c, self.cavity_r)  # the mouth slit / opening
         skin = smax(smax(mass, -eye_cut, 0.003), -cavity, 0.004)
-        tongue = dt[:, 1] if self.has_tongue else torch.ones_like(mass)
+        tongue = tongue_d if self.has_tongue else torch.ones_like(mass)
         # hair: a shell over cranium + forehead (plus a curtain for long hair) above the hairline
         shell = smin(d[:, 0], d[:, 1], 0.03) - idt.hair_thickness
         if self.long_hair:

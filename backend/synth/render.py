@@ -59,8 +59,10 @@ def sphere_trace(
 
     A ray hits when the distance falls below `eps_px` of its pixel's footprint (`pixel_angle`
     radians per pixel); hits are then refined with two plain steps, which lands them on the zero
-    level to well under a pixel. Marching stops after `max_steps`, or once fewer than `tail` of the
-    rays are still marching (they graze the silhouette); those hit when within one footprint.
+    level to well under a pixel. Rays passing the silhouette closer than `eps_px` count as hits,
+    so silhouettes may grow by up to a pixel against the reference path. Marching stops after
+    `max_steps`, or once fewer than `tail` of the rays are still marching (they graze the
+    silhouette); those hit when within one footprint.
     `t_start [R]` (from `cone_prepass`) skips space known to be empty. Only live rays are evaluated
     at each step. Returns depth `[R]` (distance along the ray) and hit `[R]` (bool).
     """

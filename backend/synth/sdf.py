@@ -73,6 +73,22 @@ def ellipsoid(points: torch.Tensor, centre: torch.Tensor, radii: torch.Tensor) -
     return k0 * (k0 - 1.0) / k1
 
 
+def flat_ellipsoid(points: torch.Tensor, centre: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """Signed distance `[N]` to an ellipsoid-like slab that is thin in y (`centre, radii [3]`).
+
+    An ellipse in the xz plane (radii shrunk by r_y) inflated by r_y. Unlike the ellipsoid bound,
+    this stays close to the true distance when r_y is much smaller than r_x and r_z.
+    """
+    q = points - centre  # [N, 3]
+    ry = radii[1]
+    rxz = torch.stack([radii[0], radii[2]]).sub(ry).clamp_min(1e-3)
+    qxz = torch.stack([q[:, 0], q[:, 2]], -1)  # [N, 2]
+    k0 = (qxz / rxz).norm(dim=-1)
+    k1 = (qxz / (rxz * rxz)).norm(dim=-1).clamp_min(1e-6)
+    e = k0 * (k0 - 1.0) / k1  # [N] 2D ellipse distance (bound)
+    return torch.sqrt(e.clamp_min(0.0) ** 2 + q[:, 1] ** 2) - ry
+
+
 def smin_exp(d: torch.Tensor, k: float) -> torch.Tensor:
     """Exponential smooth minimum over the last axis: `[N, K] -> [N]` (blend width `k`)."""
     return -k * torch.logsumexp(-d / k, dim=-1)
