@@ -36,7 +36,7 @@ bench: setup
 	$(BIN)/headfuse bench --json $(OUT)/bench.json
 
 lint: setup
-	$(BIN)/ruff check backend blender_addon tests
+	$(BIN)/ruff check .
 
 doctor: setup
 	$(BIN)/headfuse doctor

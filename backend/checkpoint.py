@@ -17,7 +17,7 @@ FORMAT_VERSION = 1
 
 def git_commit(repo: Path | None = None) -> str:
     """The commit of the working tree (with `-dirty` when it has changes), or `unknown`."""
-    repo = repo or Path(__file__).resolve().parents[2]
+    repo = repo or Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
         dirty = subprocess.run(

@@ -9,7 +9,7 @@ import importlib
 import importlib.util
 import sys
 
-COMMANDS = ("doctor", "bench", "synth", "train", "demo")
+COMMANDS = ("doctor", "bench", "synth", "train", "eval", "reconstruct", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

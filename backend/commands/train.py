@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="tiny", choices=["tiny", "paper"], help="model size preset")
     parser.add_argument("--out", type=Path, default=Path("runs/encoder-tiny"), help="run folder (checkpoints, log)")
     parser.add_argument("--data", type=Path, default=None, help="sample cache folder (default: OUT/samples)")
-    parser.add_argument("--samples", type=int, default=2000, help="cached synthetic training samples to make/use")
+    parser.add_argument("--samples", type=int, default=1500, help="cached synthetic training samples to make/use")
+    parser.add_argument("--workers", type=int, default=2, help="processes that make the sample cache")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default from the stage config)")
     parser.add_argument("--batch", type=int, default=None, help="samples per step")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and batch order")
@@ -33,7 +34,8 @@ def run(args) -> int:
         cfg.batch = args.batch
     enc = encoder_preset(args.config)
     # Training identities are seeds 0..samples-1 offset by the run seed; evaluation uses seeds >= 1_000_000.
-    build_cache(data, args.samples, seed=args.seed, image_size=enc.image_size, progress=not args.no_progress)
+    build_cache(data, args.samples, seed=args.seed, image_size=enc.image_size, progress=not args.no_progress,
+                workers=args.workers)
     final = train_encoder(args.out, data, args.config, cfg, resume=not args.fresh, progress=not args.no_progress)
     print(f"train: wrote {final}")
     return 0

@@ -10,13 +10,14 @@ ColourFn = Callable[[np.ndarray], np.ndarray]  # points [N, 3] -> colours [N, 3]
 
 
 def rasterize_uv(
-    uv: np.ndarray, faces: np.ndarray, size: int, max_candidates: int = 4_000_000
+    uv: np.ndarray, faces: np.ndarray, size: int, max_candidates: int = 4_000_000, wrap_u: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which triangle covers each texel centre, and where.
 
     uv `[V, 2]` (OpenGL: v up; u may exceed 1 and wraps), faces `[F, 3]`, texture `size`.
     Returns `(texel [K, 2], face [K], bary [K, 3])`: each covered texel as (row, column), the
-    column wrapped into the texture, the face that covers it and the barycentric weights there.
+    column wrapped into the texture (or, with `wrap_u=False`, texels outside it dropped), the face
+    that covers it and the barycentric weights there.
     """
     p = np.stack([uv[:, 0] * size, (1.0 - uv[:, 1]) * size], axis=1).astype(np.float64)  # texel space
     tri = p[faces]  # [F, 3, 2]
@@ -48,6 +49,8 @@ def rasterize_uv(
         l2 = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den
         l0 = 1.0 - l1 - l2
         inside = ok & (l0 >= -1e-9) & (l1 >= -1e-9) & (l2 >= -1e-9) & (iy >= 0) & (iy < size)
+        if not wrap_u:
+            inside &= (ix >= 0) & (ix < size)
         texels.append(np.stack([iy[inside], ix[inside] % size], axis=1))
         face_ids.append(fid[inside])
         barys.append(np.stack([l0, l1, l2], axis=1)[inside])

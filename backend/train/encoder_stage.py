@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from backend.checkpoint import load_checkpoint, save_checkpoint
 from backend.config import EncoderConfig, RenderConfig, config_from_dict, config_to_dict, encoder_preset
 from backend.models.lifter import Lifter
-from backend.train.checkpoint import load_checkpoint, save_checkpoint
 from backend.train.losses import colour_loss, density_loss, render_losses
 from backend.train.sample_cache import SampleCache
 
@@ -130,7 +130,6 @@ def train_encoder(
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         start, wall = int(state["step"]), float(state["wall_s"])
-    generator = torch.Generator().manual_seed(cfg.seed)
     log = (out_dir / "train.log").open("a")
     timing = {"data_s": 0.0, "step_s": 0.0}
 
@@ -161,6 +160,7 @@ def train_encoder(
         t1 = time.perf_counter()
         for group in opt.param_groups:
             group["lr"] = _lr(step, cfg)
+        generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # sampling depends on (seed, step) only
         losses = lifter_step(model, batch, cfg, generator)
         opt.zero_grad(set_to_none=True)
         losses["total"].backward()

@@ -48,7 +48,7 @@ def render_losses(
         keep = torch.randperm(r * r, generator=generator)[:rays_per_view]
         origins, dirs, target, target_mask = origins[:, keep], dirs[:, keep], target[:, keep], target_mask[:, keep]
     n = origins.shape[1]
-    out = render_rays(field, origins.reshape(B, V * n, 3), dirs.reshape(B, V * n, 3), cfg)
+    out = render_rays(field, origins.reshape(B, V * n, 3), dirs.reshape(B, V * n, 3), cfg, generator)
     opacity = out["opacity"].reshape(B * V, n, 1)
     pred = out["features"][..., :3].reshape(B * V, n, 3)
     pred = pred + (1.0 - opacity) * background.repeat_interleave(V, 0)[:, None, :]

@@ -162,15 +162,36 @@ def build_cache(
     image_size: int,
     view_res: int = 32,
     views: int = 5,
-    points: int = 8192,
+    points: int = 4096,
     progress: bool = True,
+    workers: int = 1,
 ) -> Path:
-    """Make the samples `0..count-1` that are missing in `root` (resumable; one file per sample)."""
+    """Make the samples `0..count-1` that are missing in `root` (resumable; one file per sample).
+
+    With `workers > 1`, that many processes (one torch thread each) share the work.
+    """
+    if workers > 1:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        args = [
+            (root, count, seed, image_size, view_res, views, points, progress and k == 0, 1, (k, workers))
+            for k in range(workers)
+        ]
+        with ctx.Pool(workers) as pool:
+            pool.starmap(_build_shard, args)
+        return Path(root)
+    return _build_shard(root, count, seed, image_size, view_res, views, points, progress, 0, (0, 1))
+
+
+def _build_shard(root, count, seed, image_size, view_res, views, points, progress, threads, shard) -> Path:
+    if threads:
+        torch.set_num_threads(threads)
     from tqdm import tqdm
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    todo = [i for i in range(count) if not (root / f"sample_{i:06d}.npz").exists()]
+    todo = [i for i in range(shard[0], count, shard[1]) if not (root / f"sample_{i:06d}.npz").exists()]
     for i in tqdm(todo, desc="synthetic samples", unit="sample", disable=not progress):
         path = root / f"sample_{i:06d}.npz"
         tmp = path.with_name(path.stem + ".part.npz")

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the encoder report, the N x N protocol."""
