@@ -1,0 +1,152 @@
+"""One clip: frames -> face preprocessing -> lifter -> field -> mesh, as a generator.
+
+`reconstruct_clip` yields one `FrameOutput` per source frame in order, as soon as it is done, and
+holds one frame at a time (memory does not grow with the clip). Frames without a usable face come
+out with status `skipped` and the reason; nothing raises for one bad frame. The server, the CLI
+and the benchmarks all run this same generator.
+"""
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from backend.config import MeshConfig
+from backend.face.config import FaceConfig
+from backend.face.preprocess import FacePreprocessor, FaceResult
+from backend.mesh import EmptySurfaceError, Mesh, mesh_from_field
+from backend.models.lifter import Lifter, load_lifter
+from backend.render.field import TriplaneField
+from backend.units import METRES_PER_BOX_UNIT
+from backend.video import iter_frames, open_video
+
+
+@dataclass
+class ReconstructConfig:
+    """Reconstruction of one clip."""
+
+    mode: str = "per-frame"
+    """`per-frame`: the single-image lifter on every frame (steps 1, 2, 5, 6 of the method)."""
+    mesh: MeshConfig = field(default_factory=MeshConfig)
+    """Mesh extraction and texture baking."""
+    face: FaceConfig = field(default_factory=FaceConfig)
+    """Face detection, tracking, pose, crop and smoothing (including the no-face policy)."""
+    start: int = 0
+    """First source frame."""
+    stop: int | None = None
+    """One past the last source frame (None: to the end)."""
+    stride: int = 1
+    """Take every stride-th frame."""
+    weights: str | None = None
+    """Lifter checkpoint; None uses the shipped tiny weights."""
+    device: str = "auto"
+    """`auto` (CUDA when present, else CPU), `cpu` or `cuda`."""
+
+
+@dataclass
+class FrameOutput:
+    """The result of one source frame."""
+
+    index: int
+    """Source frame index."""
+    status: str
+    """`ok`, `held` (the face was lost; the last good view was reused) or `skipped`."""
+    reason: str | None = None
+    """Why the frame was held or skipped."""
+    mesh: Mesh | None = None
+    """Textured mesh in metres, canonical head frame (None when skipped)."""
+    camera: dict | None = None
+    """`cam2world` `[4, 4]` (metres, OpenCV axes: x right, y down, z forward) of the solved camera in
+    the head frame, `intrinsics` `[3, 3]` normalized (crop), `source_intrinsics` `[3, 3]` pixels of the
+    plate, `source_cam2world` `[4, 4]` metres, `head_pose` `[4, 4]` = inverse of `source_cam2world`
+    (the head in the plate camera's frame), yaw/pitch/roll in degrees."""
+    crop: np.ndarray | None = None
+    """The aligned input crop `[S, S, 3]` uint8 the lifter saw."""
+    field: TriplaneField | None = None
+    """The frame's field: triplane `[1, 3, C, P, P]` + decoder (for previews and the viewport preview)."""
+    timings_ms: dict = field(default_factory=dict)
+    """Milliseconds per stage: decode+face, encode, grid, marching, colours, texture."""
+
+
+def _metres(m: np.ndarray) -> np.ndarray:
+    out = np.array(m, dtype=np.float64)
+    out[:3, 3] *= METRES_PER_BOX_UNIT
+    return out
+
+
+def camera_record(face: FaceResult) -> dict:
+    """The per-frame camera and head pose of a usable `FaceResult`, in metres (JSON-friendly lists)."""
+    src = _metres(face.source_cam2world)
+    return {
+        "cam2world": _metres(face.cam2world).tolist(),
+        "intrinsics": np.asarray(face.intrinsics, dtype=np.float64).tolist(),
+        "source_cam2world": src.tolist(),
+        "source_intrinsics": np.asarray(face.source_intrinsics, dtype=np.float64).tolist(),
+        "head_pose": np.linalg.inv(src).tolist(),
+        "crop_matrix": np.asarray(face.crop_matrix, dtype=np.float64).tolist(),
+        "yaw_deg": float(np.degrees(face.yaw)),
+        "pitch_deg": float(np.degrees(face.pitch)),
+        "roll_deg": float(np.degrees(face.roll)),
+    }
+
+
+def crop_to_tensor(crop: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
+    """An RGB uint8 crop `[S, S, 3]` -> the lifter's input `[1, 3, size, size]` in 0..1."""
+    x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float()[None] / 255.0
+    if x.shape[-1] != size:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
+    return x.to(device)
+
+
+@torch.no_grad()
+def lift_and_mesh(lifter: Lifter, crop: np.ndarray, mesh_cfg: MeshConfig, timings: dict) -> tuple[TriplaneField, Mesh]:
+    """Crop `[S, S, 3]` uint8 -> field (triplane `[1, 3, C, P, P]` + decoder) and textured mesh (per-frame mode)."""
+    device = next(lifter.parameters()).device
+    t0 = time.perf_counter()
+    field = lifter.field(lifter(crop_to_tensor(crop, lifter.cfg.image_size, device)))
+    timings["encode"] = (time.perf_counter() - t0) * 1000.0
+    return field, mesh_from_field(field, mesh_cfg, timings)
+
+
+def reconstruct_clip(
+    video: str | Path,
+    reference: str | Path | np.ndarray,
+    cfg: ReconstructConfig | None = None,
+    lifter: Lifter | None = None,
+) -> Iterator[FrameOutput]:
+    """Reconstruct a clip frame by frame (see the module docstring). `video` is anything
+    `backend.video` reads; `reference` a near-frontal image of the same person (path or RGB array)."""
+    from backend.device import resolve_device
+
+    cfg = cfg or ReconstructConfig()
+    if cfg.mode != "per-frame":
+        raise ValueError(f"unknown mode {cfg.mode!r}: this build reconstructs in 'per-frame' mode")
+    device = resolve_device(cfg.device)
+    lifter = lifter or load_lifter(cfg.weights, device)
+    info = open_video(video).info
+    face_cfg = cfg.face
+    with FacePreprocessor(reference, face_cfg, fps=info.fps) as pre:
+        frames = iter_frames(video, cfg.start, cfg.stop, cfg.stride)
+        faces = pre.process(frames)
+        while True:
+            t0 = time.perf_counter()
+            face = next(faces, None)
+            if face is None:
+                return
+            timings = {"decode_face": (time.perf_counter() - t0) * 1000.0}
+            if not face.usable:
+                yield FrameOutput(face.index, "skipped", face.reason, timings_ms=timings)
+                continue
+            try:
+                field_, mesh = lift_and_mesh(lifter, face.crop, cfg.mesh, timings)
+            except EmptySurfaceError as exc:
+                yield FrameOutput(
+                    face.index, "skipped", f"no surface in the reconstructed field: {exc}", timings_ms=timings
+                )
+                continue
+            yield FrameOutput(
+                face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_, timings
+            )
