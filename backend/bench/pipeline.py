@@ -1,0 +1,85 @@
+"""Per-frame pipeline benchmark: stage timings, end-to-end fps, and memory against clip length.
+
+Speed: the shipped sample clip through `pipeline.reconstruct_clip` at mesh 128^3 and texture 512,
+median milliseconds per stage and frames per second end to end (model loading excluded).
+Memory: the same clip looped into a 100-frame and a 1000-frame video, each streamed through the
+pipeline in a fresh process (mesh 32^3, no texture, so the long run stays affordable; memory per
+frame does not depend on it), peak RSS of each; `rss_ratio_1000_vs_100` near 1 means memory does
+not grow with clip length.
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SAMPLE_CLIP_DIR = Path(__file__).resolve().parent.parent / "synth" / "assets" / "sample_clip"
+
+_MEMORY_CHILD = """
+import json, resource, sys
+from backend.config import MeshConfig
+from backend.pipeline import ReconstructConfig, reconstruct_clip
+cfg = ReconstructConfig(mesh=MeshConfig(resolution=32, texture_size=0), device="cpu")
+n = sum(1 for f in reconstruct_clip(sys.argv[1], sys.argv[2], cfg) if f.mesh is not None)
+print(json.dumps({"frames": n, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _loop_video(src: Path, dst: Path, frames: int) -> Path:
+    from backend.video import iter_frames, write_video
+
+    clip = [f.image for f in iter_frames(src) if f.ok]
+
+    def looped():
+        for i in range(frames):
+            k = i % (2 * len(clip) - 2) if len(clip) > 1 else 0
+            yield clip[k if k < len(clip) else 2 * len(clip) - 2 - k]  # ping-pong: no jump at the loop
+
+    write_video(dst, looped(), 25.0)
+    return dst
+
+
+def _peak_rss(video: Path, reference: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(video), str(reference)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(args) -> dict:
+    from backend.config import MeshConfig
+    from backend.models.lifter import load_lifter
+    from backend.pipeline import ReconstructConfig, reconstruct_clip
+
+    if getattr(args, "mode", "per-frame") != "per-frame":
+        raise SystemExit("bench pipeline: only --mode per-frame is available in this build")
+    video, reference = SAMPLE_CLIP_DIR / "video.mp4", SAMPLE_CLIP_DIR / "reference.png"
+    lifter = load_lifter(device="cpu")
+    cfg = ReconstructConfig(mesh=MeshConfig(resolution=128, texture_size=512), device="cpu", stop=8 if args.quick else None)
+    stages: dict[str, list[float]] = {}
+    t0 = time.perf_counter()
+    n = 0
+    for frame in reconstruct_clip(video, reference, cfg, lifter=lifter):
+        if frame.mesh is None:
+            continue
+        n += 1
+        for key, ms in frame.timings_ms.items():
+            stages.setdefault(key, []).append(ms)
+    wall = time.perf_counter() - t0
+    result = {
+        "mode": "per-frame", "clip": str(video.name), "frames": n, "mesh_res": 128, "texture": 512,
+        "stage_ms": {k: round(statistics.median(v), 1) for k, v in stages.items()},
+        "fps_per_frame": round(n / wall, 3) if n else 0.0,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        short = _loop_video(video, Path(tmp) / "clip100.mp4", 100)
+        long = _loop_video(video, Path(tmp) / "clip1000.mp4", 100 if args.quick else 1000)
+        m100, m1000 = _peak_rss(short, reference), _peak_rss(long, reference)
+    result.update({
+        "memory_mesh_res": 32, "frames_100": m100["frames"], "frames_1000": m1000["frames"],
+        "peak_rss_mb_100": round(m100["peak_rss_mb"], 1), "peak_rss_mb_1000": round(m1000["peak_rss_mb"], 1),
+        "rss_ratio_1000_vs_100": round(m1000["peak_rss_mb"] / m100["peak_rss_mb"], 3),
+    })
+    return result
