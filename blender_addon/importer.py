@@ -13,9 +13,8 @@ Two forms are kept in step, each surviving a different exchange format:
 The head pose is keyed on both as the object transform; the plate camera sits at the origin.
 """
 
-import numpy as np
-
 import bpy
+import numpy as np
 
 # OpenCV camera axes (x right, y down, z forward) -> Blender camera axes (x right, y up, z back).
 CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -23,8 +22,9 @@ CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0, 1.0])
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1.0, 0], [0, 1.0, 0, 0], [0, 0, 0, 1.0]])
 
 
-def build_mesh(name: str, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None,
-               uv: np.ndarray | None = None) -> bpy.types.Mesh:
+def build_mesh(
+    name: str, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None, uv: np.ndarray | None = None
+) -> bpy.types.Mesh:
     """A mesh datablock through the attribute API (`foreach_set`, far faster than `from_pydata`).
 
     vertices `[V, 3]` float32, faces `[F, 3]` int, colors `[V, 3]` uint8 (stored per corner as a byte
@@ -196,7 +196,9 @@ def ensure_rig(scene: bpy.types.Scene, name: str) -> dict:
 
 
 def _socket_id(mod, name: str) -> str:
-    return next(item.identifier for item in mod.node_group.interface.items_tree if item.name == name and item.in_out == "INPUT")
+    return next(
+        item.identifier for item in mod.node_group.interface.items_tree if item.name == name and item.in_out == "INPUT"
+    )
 
 
 # The plate camera at the origin, looking along world +y with world +z up.
@@ -240,8 +242,9 @@ def set_plate_background(cam: bpy.types.Object, video_path: str) -> None:
     bg.alpha = 1.0
 
 
-def add_frame(scene: bpy.types.Scene, name: str, frame: dict, start_frame: int = 1,
-              texture_dir: str | None = None) -> bpy.types.Object:
+def add_frame(
+    scene: bpy.types.Scene, name: str, frame: dict, start_frame: int = 1, texture_dir: str | None = None
+) -> bpy.types.Object:
     """Put one reconstructed frame on the timeline at `start_frame + index` (see the module docstring)."""
     rig = ensure_rig(scene, name)
     index = int(frame["index"])

@@ -43,8 +43,9 @@ def _loop_video(src: Path, dst: Path, frames: int) -> Path:
 
 
 def _peak_rss(video: Path, reference: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(video), str(reference)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY_CHILD, str(video), str(reference)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -57,7 +58,9 @@ def run(args) -> dict:
         raise SystemExit("bench pipeline: only --mode per-frame is available in this build")
     video, reference = SAMPLE_CLIP_DIR / "video.mp4", SAMPLE_CLIP_DIR / "reference.png"
     lifter = load_lifter(device="cpu")
-    cfg = ReconstructConfig(mesh=MeshConfig(resolution=128, texture_size=512), device="cpu", stop=8 if args.quick else None)
+    cfg = ReconstructConfig(
+        mesh=MeshConfig(resolution=128, texture_size=512), device="cpu", stop=8 if args.quick else None
+    )
     stages: dict[str, list[float]] = {}
     t0 = time.perf_counter()
     n = 0
@@ -69,7 +72,11 @@ def run(args) -> dict:
             stages.setdefault(key, []).append(ms)
     wall = time.perf_counter() - t0
     result = {
-        "mode": "per-frame", "clip": str(video.name), "frames": n, "mesh_res": 128, "texture": 512,
+        "mode": "per-frame",
+        "clip": str(video.name),
+        "frames": n,
+        "mesh_res": 128,
+        "texture": 512,
         "stage_ms": {k: round(statistics.median(v), 1) for k, v in stages.items()},
         "fps_per_frame": round(n / wall, 3) if n else 0.0,
     }
@@ -77,9 +84,14 @@ def run(args) -> dict:
         short = _loop_video(video, Path(tmp) / "clip100.mp4", 100)
         long = _loop_video(video, Path(tmp) / "clip1000.mp4", 100 if args.quick else 1000)
         m100, m1000 = _peak_rss(short, reference), _peak_rss(long, reference)
-    result.update({
-        "memory_mesh_res": 32, "frames_100": m100["frames"], "frames_1000": m1000["frames"],
-        "peak_rss_mb_100": round(m100["peak_rss_mb"], 1), "peak_rss_mb_1000": round(m1000["peak_rss_mb"], 1),
-        "rss_ratio_1000_vs_100": round(m1000["peak_rss_mb"] / m100["peak_rss_mb"], 3),
-    })
+    result.update(
+        {
+            "memory_mesh_res": 32,
+            "frames_100": m100["frames"],
+            "frames_1000": m1000["frames"],
+            "peak_rss_mb_100": round(m100["peak_rss_mb"], 1),
+            "peak_rss_mb_1000": round(m1000["peak_rss_mb"], 1),
+            "rss_ratio_1000_vs_100": round(m1000["peak_rss_mb"] / m100["peak_rss_mb"], 3),
+        }
+    )
     return result
