@@ -1,0 +1,122 @@
+"""Frames on the timeline and what survives Alembic, USD, FBX and a saved .blend (real bpy)."""
+
+import bpy
+import numpy as np
+import pytest
+
+from backend.config import MeshConfig
+from backend.mesh import mesh_from_field
+from backend.mesh.writers import png_bytes
+from backend.render.analytic import blobby_head_field
+from blender_addon import export, importer
+
+FRAMES = (0, 1, 3)  # source frame 2 was skipped: the timeline holds frame 1's head there
+
+
+@pytest.fixture(scope="module")
+def frames():
+    out = []
+    for k, index in enumerate(FRAMES):
+        mesh = mesh_from_field(blobby_head_field(smile=k / 2), MeshConfig(resolution=24 + 8 * k, texture_size=32))
+        pose = np.eye(4)
+        pose[:3, :3] = np.diag([1.0, -1.0, -1.0])  # the face looks at the camera
+        pose[:3, 3] = [0.05 * k, 0.0, 0.9]
+        out.append(
+            {
+                "index": index,
+                "vertices": mesh.vertices,
+                "faces": mesh.faces,
+                "colors": mesh.colors,
+                "uv": mesh.uv,
+                "texture_png": png_bytes(mesh.texture),
+                "camera": {"head_pose": pose.tolist()},
+            }
+        )
+    return out
+
+
+def expected(frames, t):
+    """(vertex count, x translation) that timeline frame t (start 1) must show."""
+    shown = [f for f in frames if 1 + f["index"] <= t]
+    f = shown[-1]
+    return len(f["vertices"]), f["camera"]["head_pose"][0][3]
+
+
+def build(scene, frames):
+    scene.frame_start, scene.frame_end = 1, 4
+    for f in frames:
+        importer.add_frame(scene, "head", f)
+
+
+def evaluated_mesh_stats(obj, scene, t):
+    scene.frame_set(t)
+    ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    me = ev.to_mesh()
+    n = len(me.vertices)
+    ev.to_mesh_clear()
+    return n, ev.matrix_world.translation.x
+
+
+def test_scrubbing_shows_each_frames_head(scene, frames):
+    build(scene, frames)
+    seq = bpy.data.objects["head"]
+    for t in range(1, 5):
+        n, x = evaluated_mesh_stats(seq, scene, t)
+        assert (n, round(x, 4)) == (lambda e: (e[0], round(e[1], 4)))(expected(frames, t))
+        visible = [o for o in bpy.data.collections["head frames"].objects if o.scale[0] > 0.5]
+        assert [o["headfuse_frame"] for o in visible] == ([t - 1] if t - 1 in FRAMES else [])
+    head = bpy.data.objects[importer.frame_object_name("head", 0)]
+    assert head.data.uv_layers.keys() == ["UVMap"] and "Col" in head.data.color_attributes
+    assert head.active_material.node_tree.nodes.get("Image Texture").image.size[:] == (32, 32)
+    # The head sits in front of the plate camera (world +y), upright.
+    assert head.matrix_world.translation.y > 0.5
+
+
+@pytest.mark.parametrize("fmt", ["abc", "usdc"])
+def test_alembic_and_usd_keep_per_frame_geometry_and_pose(scene, frames, tmp_path, fmt):
+    build(scene, frames)
+    path = str(tmp_path / f"head.{fmt}")
+    (export.export_alembic if fmt == "abc" else export.export_usd)(scene, "head", path)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    if fmt == "abc":
+        bpy.ops.wm.alembic_import(filepath=path, as_background_job=False)
+    else:
+        bpy.ops.wm.usd_import(filepath=path)
+    meshes = [o for o in scene.objects if o.type == "MESH"]
+    assert len(meshes) == 1
+    for t in range(1, 5):
+        n, x = evaluated_mesh_stats(meshes[0], scene, t)
+        assert n == expected(frames, t)[0] and abs(x - expected(frames, t)[1]) < 1e-4
+
+
+def test_fbx_keeps_one_object_per_frame_with_visibility_keys(scene, frames, tmp_path):
+    build(scene, frames)
+    path = str(tmp_path / "head.fbx")
+    export.export_fbx(scene, "head", path)
+    assert bpy.data.collections["head frames"].hide_viewport  # the export restored the rig
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    bpy.ops.import_scene.fbx(filepath=path, anim_offset=0)
+    meshes = [o for o in scene.objects if o.type == "MESH"]
+    assert len(meshes) == len(FRAMES)
+    for t in range(1, 5):
+        scene.frame_set(t)
+        visible = [o for o in meshes if o.matrix_world.to_scale()[0] > 0.5]
+        if t - 1 in FRAMES:
+            assert len(visible) == 1 and len(visible[0].data.vertices) == expected(frames, t)[0]
+        else:
+            assert visible == []
+
+
+def test_saved_blend_reopens_and_still_scrubs(scene, frames, tmp_path):
+    build(scene, frames)
+    path = str(tmp_path / "head.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=path)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.open_mainfile(filepath=path)
+    scene = bpy.context.scene
+    for t in range(1, 5):
+        n, _ = evaluated_mesh_stats(bpy.data.objects["head"], scene, t)
+        assert n == expected(frames, t)[0]
+    assert bpy.data.images[importer.frame_object_name("head", 0)].packed_file is not None
