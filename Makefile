@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 OUT     ?= out
 
-.PHONY: setup demo test test-slow bench lint doctor clean
+.PHONY: setup demo test test-slow bench lint doctor addon clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
@@ -34,6 +34,9 @@ test-slow: setup
 
 bench: setup
 	$(BIN)/headfuse bench --json $(OUT)/bench.json
+
+addon: setup
+	$(BIN)/python scripts/build_addon.py --out $(OUT)/headfuse-addon.zip
 
 lint: setup
 	$(BIN)/ruff check .

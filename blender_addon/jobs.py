@@ -1,0 +1,183 @@
+"""Jobs seen from Blender: networking on a background thread, results on the main thread.
+
+A `JobRunner` thread talks to the server through `client.Client` (submit, then stream frames with
+credits) and only ever puts events on a queue. `drain` runs on Blender's main thread from a
+`bpy.app.timers` callback: it builds the arrived frames into the scene and updates the panel, a
+few frames per tick, so the UI never freezes and frames appear on the timeline as they arrive.
+"""
+
+import queue
+import threading
+import time
+
+import bpy
+
+from . import importer
+from .client import Client, RemoteError, ServerUnavailable
+
+FRAMES_PER_TICK = 4
+TICK_S = 0.1
+
+_runners: dict[str, "JobRunner"] = {}  # by scene name
+
+
+class JobRunner(threading.Thread):
+    """Submit (or resume) one job and stream its frames into `events`."""
+
+    def __init__(
+        self,
+        address: str,
+        keys: str | None,
+        video: str,
+        reference: str,
+        options: dict,
+        job: str | None = None,
+        start_seq: int = 0,
+    ):
+        super().__init__(daemon=True, name="headfuse-job")
+        self.address, self.keys = address, keys or None
+        self.video, self.reference, self.options = video, reference, options
+        self.job, self.start_seq = job, start_seq
+        self.events: queue.Queue = queue.Queue()
+
+    def run(self) -> None:
+        try:
+            with Client(self.address, curve_keys=self.keys, timeout=10.0, reconnect_timeout=120.0) as client:
+                self.events.put(("connected", client.hello()))
+                if self.job is None:
+                    self.job = client.submit(
+                        self.video,
+                        self.reference,
+                        self.options,
+                        on_upload=lambda name, sent, size: self.events.put(("upload", name, sent, size)),
+                    )
+                self.events.put(("job", self.job))
+                for frame in client.frames(
+                    self.job, self.start_seq, on_progress=lambda h: self.events.put(("progress", h))
+                ):
+                    self.events.put(("frame", frame))
+                self.events.put(("done", client.status(self.job)))
+        except ServerUnavailable as exc:
+            self.events.put(("error", f"server not reachable at {exc.address}: {exc}"))
+        except RemoteError as exc:
+            self.events.put(("error", f"server error {exc.code}: {exc.message}"))
+        except Exception as exc:  # anything else still reaches the panel instead of a silent thread death
+            self.events.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def cancel_job(address: str, keys: str | None, job: str) -> None:
+    """Ask the server to cancel `job` (a separate short connection: clients are one per thread)."""
+    with Client(address, curve_keys=keys or None, timeout=5.0) as client:
+        client.cancel(job)
+
+
+def start(scene: bpy.types.Scene, runner: JobRunner) -> None:
+    """Run `runner` for `scene` and register the timer that drains its events."""
+    _runners[scene.name] = runner
+    runner.start()
+    scene_name = scene.name
+    bpy.app.timers.register(lambda: drain(scene_name), first_interval=TICK_S)
+
+
+def running(scene: bpy.types.Scene) -> bool:
+    """True while a job thread works for this scene."""
+    r = _runners.get(scene.name)
+    return r is not None and r.is_alive()
+
+
+def frame_dict(frame) -> dict:
+    """A `client.Frame` as the importer's frame dict."""
+    return {
+        "index": frame.index,
+        "vertices": frame.vertices,
+        "faces": frame.faces,
+        "colors": frame.colors,
+        "uv": frame.uv,
+        "texture_png": frame.texture_png,
+        "camera": frame.camera,
+    }
+
+
+def _redraw() -> None:
+    for window in bpy.context.window_manager.windows:
+        for area in window.screen.areas:
+            area.tag_redraw()
+
+
+def drain(scene_name: str):
+    """Timer callback (main thread): apply queued events; returns the next interval, or None when done."""
+    scene = bpy.data.scenes.get(scene_name)
+    runner = _runners.get(scene_name)
+    if scene is None or runner is None:
+        return None
+    hf = scene.headfuse
+    built = 0
+    while built < FRAMES_PER_TICK:
+        try:
+            event = runner.events.get_nowait()
+        except queue.Empty:
+            break
+        kind = event[0]
+        if kind == "connected":
+            hf.connection = f"connected to {runner.address} (protocol {event[1].get('protocol', '?')})"
+        elif kind == "upload":
+            _, name, sent, size = event
+            hf.status = f"uploading {name}: {sent * 100 // max(size, 1)} %"
+        elif kind == "job":
+            hf.job_id, hf.error = event[1], ""
+            hf.status = "queued"
+        elif kind == "progress":
+            header = event[1]
+            hf.frames_total = int(header.get("frames_total") or hf.frames_total)
+        elif kind == "frame":
+            frame = event[1]
+            if frame.vertices is not None:
+                importer.add_frame(scene, hf.object_name, frame_dict(frame), hf.timeline_start, _texture_dir(hf))
+                if frame.camera and hf.frames_received == 0:
+                    _setup_plate(scene, hf, frame.camera)
+            else:
+                hf.skipped += 1
+            hf.frames_received += 1
+            built += 1
+            _update_progress(hf)
+        elif kind == "done":
+            record = event[1]
+            hf.status = f"{record.get('state', 'done')}: {hf.frames_received} frames ({hf.skipped} skipped)"
+            hf.progress = 1.0 if record.get("state") == "done" else hf.progress
+            hf.job_finished = True
+        elif kind == "error":
+            hf.error = event[1]
+            hf.status = "failed"
+    _redraw()
+    if runner.is_alive() or not runner.events.empty():
+        return TICK_S
+    _runners.pop(scene_name, None)
+    return None
+
+
+def _texture_dir(hf) -> str | None:
+    if hf.texture_storage != "FOLDER" or not bpy.data.filepath:
+        return None  # packed into the .blend (also the fallback for an unsaved file)
+    return bpy.path.abspath(f"//{hf.object_name}_textures")
+
+
+def _setup_plate(scene, hf, camera: dict) -> None:
+    rig = importer.ensure_rig(scene, hf.object_name)
+    try:
+        clip = bpy.data.movieclips.load(bpy.path.abspath(hf.video), check_existing=True)
+        width, height = clip.size
+    except RuntimeError:
+        return  # a format Blender cannot play: keep the head, skip the plate
+    importer.set_plate_camera(rig["camera"], camera, width, height, scene)
+    importer.set_plate_background(rig["camera"], bpy.path.abspath(hf.video))
+
+
+def _update_progress(hf) -> None:
+    now = time.time()
+    if hf.started_at == 0.0:
+        hf.started_at = now
+    total = max(hf.frames_total, hf.frames_received, 1)
+    hf.progress = hf.frames_received / total
+    rate = hf.frames_received / max(now - hf.started_at, 1e-6)
+    eta = (total - hf.frames_received) / rate if rate > 0 else 0.0
+    hf.status = f"{hf.frames_received}/{total} frames, {rate:.2f} fps, ETA {eta:.0f} s"

@@ -1,0 +1,155 @@
+"""Operators: reconstruct, cancel, export, start a local backend."""
+
+import os
+import shlex
+import subprocess
+
+import bpy
+from bpy.props import EnumProperty, StringProperty
+
+from . import export, jobs
+from .preferences import prefs
+
+_backend: subprocess.Popen | None = None
+
+
+def job_options(hf) -> dict:
+    """The panel's settings as SUBMIT options."""
+    options = {
+        "mode": hf.mode,
+        "mesh_resolution": hf.mesh_resolution,
+        "texture_size": hf.texture_size,
+        "start": hf.frame_start,
+        "name": hf.object_name,
+    }
+    if hf.frame_end >= 0:
+        options["stop"] = hf.frame_end + 1
+    if hf.reference_mode == "FRAME":
+        options["reference_frame"] = hf.reference_frame
+    return options
+
+
+class HEADFUSE_OT_reconstruct(bpy.types.Operator):
+    """Send the video and reference to the headfuse server; frames appear on the timeline as they arrive"""
+
+    bl_idname = "headfuse.reconstruct"
+    bl_label = "Reconstruct"
+
+    @classmethod
+    def poll(cls, context):
+        return not jobs.running(context.scene)
+
+    def execute(self, context):
+        scene, hf, p = context.scene, context.scene.headfuse, prefs(context)
+        video = bpy.path.abspath(hf.video)
+        reference = video if hf.reference_mode == "FRAME" else bpy.path.abspath(hf.reference)
+        for label, path in (("video", video), ("reference image", reference)):
+            if not path or not os.path.isfile(path):
+                hf.error = f"{label} not found: {path or '(not set)'}"
+                self.report({"ERROR"}, hf.error)
+                return {"CANCELLED"}
+        if p.start_local_backend:
+            start_local_backend(p.backend_command)
+        hf.error, hf.status, hf.progress = "", "connecting", 0.0
+        hf.frames_received = hf.frames_total = hf.skipped = 0
+        hf.started_at, hf.job_id, hf.job_finished = 0.0, "", False
+        jobs.start(scene, jobs.JobRunner(p.server_address, p.key_folder, video, reference, job_options(hf)))
+        return {"FINISHED"}
+
+
+class HEADFUSE_OT_cancel(bpy.types.Operator):
+    """Cancel the running job on the server (frames already received stay)"""
+
+    bl_idname = "headfuse.cancel"
+    bl_label = "Cancel"
+
+    @classmethod
+    def poll(cls, context):
+        return bool(context.scene.headfuse.job_id) and not context.scene.headfuse.job_finished
+
+    def execute(self, context):
+        hf, p = context.scene.headfuse, prefs(context)
+        try:
+            jobs.cancel_job(p.server_address, p.key_folder, hf.job_id)
+        except Exception as exc:
+            hf.error = f"cancel failed: {exc}"
+            self.report({"ERROR"}, hf.error)
+            return {"CANCELLED"}
+        hf.status = "cancelling"
+        return {"FINISHED"}
+
+
+EXPORTERS = {
+    "ABC": (export.export_alembic, ".abc"),
+    "USD": (export.export_usd, ".usdc"),
+    "FBX": (export.export_fbx, ".fbx"),
+}
+
+
+class HEADFUSE_OT_export(bpy.types.Operator):
+    """Export the reconstructed head sequence (Alembic/USD: one object; FBX: one object per frame)"""
+
+    bl_idname = "headfuse.export"
+    bl_label = "Export headfuse heads"
+
+    format: EnumProperty(name="Format", items=[("ABC", "Alembic", ""), ("USD", "USD", ""), ("FBX", "FBX", "")])
+    filepath: StringProperty(subtype="FILE_PATH")
+
+    @classmethod
+    def poll(cls, context):
+        return bpy.data.collections.get(f"{context.scene.headfuse.object_name} frames") is not None
+
+    def invoke(self, context, event):
+        self.filepath = bpy.path.ensure_ext(
+            bpy.path.abspath("//head") if bpy.data.filepath else "head", EXPORTERS[self.format][1]
+        )
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        fn, ext = EXPORTERS[self.format]
+        path = bpy.path.ensure_ext(self.filepath, ext)
+        fn(context.scene, context.scene.headfuse.object_name, path)
+        self.report({"INFO"}, f"exported {path}")
+        return {"FINISHED"}
+
+
+class HEADFUSE_OT_start_backend(bpy.types.Operator):
+    """Start the local backend command from the preferences"""
+
+    bl_idname = "headfuse.start_backend"
+    bl_label = "Start local backend"
+
+    def execute(self, context):
+        try:
+            start_local_backend(prefs(context).backend_command)
+        except OSError as exc:
+            context.scene.headfuse.error = f"could not start the backend: {exc}"
+            self.report({"ERROR"}, context.scene.headfuse.error)
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+def start_local_backend(command: str) -> subprocess.Popen:
+    """Start `command` once (a second call while it runs does nothing)."""
+    global _backend
+    if _backend is None or _backend.poll() is not None:
+        _backend = subprocess.Popen(shlex.split(command))
+    return _backend
+
+
+def stop_local_backend() -> None:
+    """Stop the backend this add-on started, if any."""
+    global _backend
+    if _backend is not None and _backend.poll() is None:
+        _backend.terminate()
+    _backend = None
+
+
+def menu_export(self, context):
+    for key, label in (
+        ("ABC", "headfuse heads (.abc)"),
+        ("USD", "headfuse heads (.usdc)"),
+        ("FBX", "headfuse heads (.fbx)"),
+    ):
+        self.layout.operator(HEADFUSE_OT_export.bl_idname, text=label).format = key

@@ -1,0 +1,45 @@
+"""Add-on preferences: where the backend is and how to reach it."""
+
+import bpy
+from bpy.props import BoolProperty, IntProperty, StringProperty
+
+
+class HeadfusePreferences(bpy.types.AddonPreferences):
+    """Server address, CurveZMQ keys, the local backend command and default quality."""
+
+    bl_idname = __package__
+
+    server_address: StringProperty(
+        name="Server", default="tcp://127.0.0.1:5555", description="ZeroMQ address of `headfuse serve`"
+    )
+    key_folder: StringProperty(
+        name="CurveZMQ keys",
+        subtype="DIR_PATH",
+        default="",
+        description="Client key folder made by `headfuse keys` (empty: no encryption)",
+    )
+    start_local_backend: BoolProperty(
+        name="Start a local backend", default=False, description="Start the backend command when no server answers"
+    )
+    backend_command: StringProperty(
+        name="Backend command", default="headfuse serve", description="Command that starts a local server"
+    )
+    default_mesh_resolution: IntProperty(name="Default mesh resolution", default=128, min=32, max=512)
+    default_texture_size: IntProperty(name="Default texture size", default=512, min=0, max=4096)
+
+    def draw(self, context):
+        layout = self.layout
+        layout.prop(self, "server_address")
+        layout.prop(self, "key_folder")
+        row = layout.row()
+        row.prop(self, "start_local_backend")
+        row.prop(self, "backend_command", text="")
+        row = layout.row()
+        row.prop(self, "default_mesh_resolution")
+        row.prop(self, "default_texture_size")
+
+
+def prefs(context=None) -> HeadfusePreferences:
+    """This add-on's preferences."""
+    context = context or bpy.context
+    return context.preferences.addons[__package__].preferences

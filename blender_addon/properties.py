@@ -1,0 +1,48 @@
+"""Per-scene settings and job state of the headfuse panel (saved with the .blend)."""
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+
+class HeadfuseSceneSettings(bpy.types.PropertyGroup):
+    """What to reconstruct and how, plus the state of the current job."""
+
+    video: StringProperty(name="Video", subtype="FILE_PATH", description="Portrait video to reconstruct")
+    reference_mode: EnumProperty(
+        name="Reference",
+        items=[
+            ("FILE", "Image file", "A near-frontal image of the same person"),
+            ("FRAME", "Video frame", "Use one frame of the video as the reference"),
+        ],
+        default="FILE",
+    )
+    reference: StringProperty(name="Reference image", subtype="FILE_PATH", description="Near-frontal image")
+    reference_frame: IntProperty(name="Reference frame", default=0, min=0, description="Source frame used as reference")
+    frame_start: IntProperty(name="First frame", default=0, min=0, description="First source frame")
+    frame_end: IntProperty(name="Last frame", default=-1, min=-1, description="Last source frame (-1: to the end)")
+    mode: EnumProperty(
+        name="Mode",
+        items=[
+            ("fused", "Fused", "Per-frame lifting fused with the reference prior"),
+            ("per-frame", "Per-frame", "The single-image baseline"),
+        ],
+        default="per-frame",
+    )
+    mesh_resolution: IntProperty(name="Mesh resolution", default=128, min=32, max=512, step=32)
+    texture_size: IntProperty(name="Texture size", default=512, min=0, max=4096)
+    timeline_start: IntProperty(name="Timeline start", default=1, description="Timeline frame of source frame 0")
+    texture_storage: EnumProperty(
+        name="Textures", items=[("PACK", "Pack in .blend", ""), ("FOLDER", "Folder next to .blend", "")], default="PACK"
+    )
+    object_name: StringProperty(name="Object", default="head", description="Name of the reconstructed head")
+    # job state
+    job_id: StringProperty(name="Job", default="")
+    job_finished: BoolProperty(default=True)
+    connection: StringProperty(name="Connection", default="not connected")
+    status: StringProperty(name="Status", default="")
+    error: StringProperty(name="Error", default="")
+    progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+    frames_received: IntProperty(default=0)
+    frames_total: IntProperty(default=0)
+    skipped: IntProperty(default=0)
+    started_at: FloatProperty(default=0.0)
