@@ -191,7 +191,8 @@ class SynthClipDataset(Dataset):
             out["frontal"].append(extra["rgb"][0])
             out["novel"].append(extra["rgb"][1])
             out["novel_mask"].append(extra["head_mask"][1])
-            out["visibility"].append(visibility_triplanes(head, c2w, base_K, self.visibility_resolution)[0])
+            vis = visibility_triplanes(head, c2w, base_K, self.visibility_resolution, depth=img["head_depth"])
+            out["visibility"].append(vis[0])
             out["expression"].append(st.expression.as_tensor())
         item = {k: torch.stack(v) for k, v in out.items()}
         ref_head = SynthHead(identity, Expression.neutral(), Lighting.studio())

@@ -23,8 +23,9 @@ def reference_mesh(head: SynthHead, resolution: int = 128) -> Mesh:
         dens = head.density_from_sdf(head.sdf(flat)).reshape(*points.shape[:2], 1)
         return dens, torch.zeros(*points.shape[:2], 3)
 
-    grid, _ = density_grid_coarse_to_fine(density_only, resolution, SURFACE_DENSITY, chunk=65536)
-    verts, faces = surface_from_grid(grid_to_numpy(grid), SURFACE_DENSITY)
+    grid, _ = density_grid_coarse_to_fine(density_only, resolution, SURFACE_DENSITY, coarse_factor=2, chunk=65536)
+    # keep every component: the eyeballs are separate parts
+    verts, faces = surface_from_grid(grid_to_numpy(grid), SURFACE_DENSITY, keep_largest=False)
     v = torch.from_numpy(verts)
     colours = torch.cat([head.colour(v[i : i + 65536]) for i in range(0, v.shape[0], 65536)])
     return Mesh(to_metres(verts), faces, (colours.numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8))

@@ -201,7 +201,10 @@ def render_gt(
     origins, dirs = generate_rays(c2w, K, (h, w))
     o, d = origins.reshape(-1, 3), dirs.reshape(-1, 3)  # [R, 3]
     R = o.shape[0]
-    t_head, hit_head = (x.reshape(-1) for x in trace_image(head.sdf, c2w, K, (h, w), _HEAD_SPHERE, reference))
+    # one camera at a time, so an image never depends on the others in the batch
+    traced = [trace_image(head.sdf, c2w[b : b + 1], K[b : b + 1], (h, w), _HEAD_SPHERE, reference) for b in range(B)]
+    t_head = torch.cat([t[0] for t, _ in traced])  # [R]
+    hit_head = torch.cat([m[0] for _, m in traced])
     rgb = torch.zeros(R, 3)
     depth = torch.zeros(R)
     head_first = hit_head.clone()

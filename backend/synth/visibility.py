@@ -29,8 +29,8 @@ def visibility_from_depth(
 
     `depth [B, 1, H, W]` is a depth map (distance along the ray, 0 = no surface) from the same
     cameras `[B, 4, 4]`, `[B, 3, 3]`. A point is seen when it projects inside the image, in front
-    of the camera, and no farther than the surface there plus `tol` (box units); the surface
-    depth is the minimum over the 2x2 pixels around the projection (conservative at edges).
+    of the camera, and no farther than the surface in the pixel it falls in plus `tol` (box
+    units).
     """
     assert points.dim() == 3 and points.shape[-1] == 3, f"points must be [B, N, 3], got {tuple(points.shape)}"
     B, _, H, W = depth.shape
@@ -38,9 +38,8 @@ def visibility_from_depth(
     dist = (points - cam2world[:, None, :3, 3]).norm(dim=-1)  # [B, N]
     inside = (uvz[..., 0] >= 0) & (uvz[..., 0] < 1) & (uvz[..., 1] >= 0) & (uvz[..., 1] < 1) & (uvz[..., 2] > 0)
     d = torch.where(depth > 0, depth, torch.full_like(depth, float("inf")))
-    d = -torch.nn.functional.max_pool2d(-torch.nn.functional.pad(d, (0, 1, 0, 1), value=float("inf")), 2, stride=1)
-    px = (uvz[..., 0] * W - 0.5).floor().clamp(0, W - 1).long()
-    py = (uvz[..., 1] * H - 0.5).floor().clamp(0, H - 1).long()
+    px = (uvz[..., 0] * W).floor().clamp(0, W - 1).long()
+    py = (uvz[..., 1] * H).floor().clamp(0, H - 1).long()
     surf = d[:, 0].reshape(B, -1).gather(1, py * W + px)  # [B, N]
     return (inside & (dist <= surf + tol)).float()
 
