@@ -1,49 +1,121 @@
-"""`headfuse demo`: the main job on built-in data, headless, results in OUT/.
+"""`headfuse demo`: the whole path, headless, on the shipped sample clip.
 
-Today: a textured mesh sequence extracted from the built-in analytic head-shaped field whose jaw
-widens over the frames (no networks needed), written as GLB files plus a manifest.
+Starts `headfuse serve` on a free loopback port, enables the Blender add-on inside Blender-as-a-
+module, reconstructs the sample clip through the panel's operator (frames stream over ZeroMQ and
+are keyed onto the timeline), then writes OUT/demo.blend, demo.abc, demo.usdc, demo.fbx and
+demo_strip.png (Workbench renders of a few frames through the plate camera).
 """
 
 import argparse
-import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 NAME = "demo"
-HELP = "run the main job on built-in data and write the results to --out"
+HELP = "run the whole path headless (server + Blender add-on) on the sample clip; results in --out"
+
+SAMPLE = Path(__file__).resolve().parents[1] / "synth" / "assets" / "sample_clip"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
-    parser.add_argument("--frames", type=int, default=8, help="frames in the sequence")
-    parser.add_argument("--mesh-res", type=int, default=128, help="marching cubes cells per side")
-    parser.add_argument("--texture", type=int, default=512, help="texture size in pixels")
+    parser.add_argument("--frames", type=int, default=12, help="frames of the sample clip to reconstruct")
+    parser.add_argument("--mesh-res", type=int, default=96, help="marching cubes cells per side")
+    parser.add_argument("--texture", type=int, default=256, help="texture size in pixels")
+    parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _render_strip(scene, out: Path, frames: list[int]) -> Path:
+    import bpy
+    import numpy as np
+    from PIL import Image
+
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.shading.color_type = "TEXTURE"
+    scene.display.shading.light = "STUDIO"
+    scene.render.resolution_percentage = 100
+    scale = 240 / max(scene.render.resolution_x, scene.render.resolution_y)
+    scene.render.resolution_x = max(16, int(scene.render.resolution_x * scale))
+    scene.render.resolution_y = max(16, int(scene.render.resolution_y * scale))
+    tiles = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in frames:
+            scene.frame_set(t)
+            scene.render.filepath = os.path.join(tmp, f"f{t:04d}.png")
+            bpy.ops.render.render(write_still=True)
+            tiles.append(np.asarray(Image.open(scene.render.filepath).convert("RGB")))
+    path = out / "demo_strip.png"
+    Image.fromarray(np.concatenate(tiles, axis=1)).save(path)
+    return path
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
-    from backend.config import MeshConfig, config_to_dict
-    from backend.mesh import mesh_from_field, write_mesh
-    from backend.render.analytic import blobby_head_field
-
-    out = args.out / "demo_meshes"
+    out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    cfg = MeshConfig(resolution=args.mesh_res, texture_size=args.texture)
-    frames = []
-    for i in tqdm(range(args.frames), desc="demo", unit="frame"):
-        timings: dict = {}
-        smile = i / max(1, args.frames - 1)
-        mesh = mesh_from_field(blobby_head_field(smile=smile), cfg, timings)
-        path = write_mesh(mesh, out / f"frame_{i:04d}.glb")
-        frames.append({
-            "index": i, "file": path.name, "vertices": int(mesh.vertices.shape[0]), "faces": int(mesh.faces.shape[0]),
-            "smile": round(smile, 4), "timings_ms": {k: round(v, 1) for k, v in timings.items()},
-        })
-    manifest = {
-        "source": "render.analytic.blobby_head_field", "units": "metres", "up": "+y", "mesh": config_to_dict(cfg),
-        "frames": frames, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"demo: wrote {len(frames)} textured meshes and manifest.json to {out}")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    store = Path(tempfile.mkdtemp(prefix="headfuse-demo-store-"))
+    server = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--bind", address, "--store", str(store),
+                               "--workers", "1", "--device", "cpu"])
+    try:
+        return _run_blender(args, out, address)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _run_blender(args, out: Path, address: str) -> int:
+    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="headfuse-demo-blender-"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    import addon_utils
+    import bpy
+
+    from blender_addon import export, jobs
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    addon_utils.enable("blender_addon", default_set=True, handle_error=None)
+    prefs = bpy.context.preferences.addons["blender_addon"].preferences
+    prefs.server_address = address
+    scene = bpy.context.scene
+    hf = scene.headfuse
+    hf.video, hf.reference = str(SAMPLE / "video.mp4"), str(SAMPLE / "reference.png")
+    hf.frame_start, hf.frame_end = 0, args.frames - 1
+    hf.mode, hf.mesh_resolution, hf.texture_size = "per-frame", args.mesh_res, args.texture
+    scene.frame_start, scene.frame_end = hf.timeline_start, hf.timeline_start + args.frames - 1
+    bpy.ops.wm.save_as_mainfile(filepath=str(out / "demo.blend"))  # textures then go next to it if asked
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    deadline = time.monotonic() + args.timeout
+    last = -1
+    while jobs.drain(scene.name) is not None:  # what bpy.app.timers does in an interactive Blender
+        if hf.frames_received != last:
+            last = hf.frames_received
+            print(f"demo: {hf.status}", flush=True)
+        if time.monotonic() > deadline:
+            print("demo: timed out", file=sys.stderr)
+            return 1
+        time.sleep(jobs.TICK_S)
+    if hf.error:
+        print(f"demo: {hf.error}", file=sys.stderr)
+        return 1
+    print(f"demo: {hf.status}")
+    bpy.ops.wm.save_as_mainfile(filepath=str(out / "demo.blend"))
+    export.export_alembic(scene, hf.object_name, str(out / "demo.abc"))
+    export.export_usd(scene, hf.object_name, str(out / "demo.usdc"))
+    export.export_fbx(scene, hf.object_name, str(out / "demo.fbx"))
+    step = max(1, args.frames // 4)
+    strip = _render_strip(scene, out, list(range(scene.frame_start, scene.frame_end + 1, step))[:4])
+    for name in ("demo.blend", "demo.abc", "demo.usdc", "demo.fbx", strip.name):
+        print(f"demo: wrote {out / name}")
     return 0

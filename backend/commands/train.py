@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from backend.config import encoder_preset
     from backend.train.encoder_stage import EncoderTrainConfig, train_encoder
+    from backend.train.record import write_training_record
     from backend.train.sample_cache import build_cache
 
     data = args.data or args.out / "samples"
@@ -37,5 +38,6 @@ def run(args) -> int:
     build_cache(data, args.samples, seed=args.seed, image_size=enc.image_size, progress=not args.no_progress,
                 workers=args.workers)
     final = train_encoder(args.out, data, args.config, cfg, resume=not args.fresh, progress=not args.no_progress)
-    print(f"train: wrote {final}")
+    record = write_training_record(args.out)
+    print(f"train: wrote {final} and {record}")
     return 0

@@ -1,0 +1,117 @@
+"""The add-on inside real Blender against a live `headfuse serve` on 127.0.0.1 (sample clip)."""
+
+import sys
+import time
+from pathlib import Path
+
+import addon_utils
+import bpy
+import numpy as np
+import pytest
+
+from blender_addon import jobs
+from tests.server.conftest import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "backend" / "synth" / "assets" / "sample_clip"
+FRAMES = 4
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = ServerProcess(tmp_path_factory.mktemp("store") / "jobs", None, 1)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def addon(scene):
+    sys.path.insert(0, str(ROOT))
+    addon_utils.enable("blender_addon", default_set=True, handle_error=None)
+    yield bpy.context.preferences.addons["blender_addon"].preferences
+    addon_utils.disable("blender_addon", default_set=True)
+
+
+def configure(hf, frames=FRAMES):
+    hf.video, hf.reference = str(SAMPLE / "video.mp4"), str(SAMPLE / "reference.png")
+    hf.frame_start, hf.frame_end = 0, frames - 1
+    hf.mesh_resolution, hf.texture_size = 48, 64
+
+
+def pump(scene, timeout=240.0, until=None):
+    """Run the add-on's timer callback the way Blender's event loop would, until the job ends."""
+    deadline = time.monotonic() + timeout
+    while jobs.drain(scene.name) is not None:
+        if until is not None and until():
+            return
+        assert time.monotonic() < deadline, f"job did not finish: {scene.headfuse.status}"
+        time.sleep(0.05)
+
+
+def test_register_and_unregister(addon):
+    assert hasattr(bpy.types.Scene, "headfuse") and hasattr(bpy.ops.headfuse, "reconstruct")
+    assert addon.server_address == "tcp://127.0.0.1:5555"
+    addon_utils.disable("blender_addon", default_set=True)
+    assert not hasattr(bpy.types.Scene, "headfuse")
+    addon_utils.enable("blender_addon", default_set=True, handle_error=None)
+
+
+def test_reconstruct_from_the_panel_puts_every_frame_on_the_timeline(addon, server, tmp_path):
+    addon.server_address = server.endpoint
+    scene = bpy.context.scene
+    hf = scene.headfuse
+    configure(hf)
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    pump(scene)
+    assert hf.error == "" and hf.job_finished, hf.error
+    assert hf.frames_received == FRAMES
+    frames = sorted(bpy.data.collections["head frames"].objects, key=lambda o: o["headfuse_frame"])
+    assert [o["headfuse_frame"] for o in frames] == list(range(FRAMES))
+    seq = bpy.data.objects["head"]
+    for o in frames:
+        scene.frame_set(hf.timeline_start + o["headfuse_frame"])
+        ev = seq.evaluated_get(bpy.context.evaluated_depsgraph_get())
+        assert len(ev.data.vertices) == len(o.data.vertices)
+        assert np.allclose(np.array(ev.matrix_world), np.array(o.matrix_world), atol=1e-5)  # head pose keyed
+    cam = bpy.data.objects["head camera"]
+    assert scene.camera == cam and cam.data.lens > 1.0
+    # A Workbench render through the plate camera shows the head in the middle of the frame.
+    scene.frame_set(hf.timeline_start)
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 96, 96, 100
+    scene.render.film_transparent = True
+    scene.render.filepath = str(tmp_path / "frame.png")
+    bpy.ops.render.render(write_still=True)
+    image = bpy.data.images.load(scene.render.filepath)
+    alpha = np.array(image.pixels[:]).reshape(96, 96, 4)[..., 3]
+    assert alpha[32:64, 32:64].mean() > 0.8 and alpha.mean() < 0.9
+
+
+def test_server_down_gives_a_clear_error_in_the_panel(addon):
+    addon.server_address = "tcp://127.0.0.1:9"  # nothing listens there
+    scene = bpy.context.scene
+    configure(scene.headfuse)
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    pump(scene, timeout=60)
+    assert "not reachable" in scene.headfuse.error and "127.0.0.1:9" in scene.headfuse.error
+
+
+def test_cancel_mid_job(addon, server):
+    addon.server_address = server.endpoint
+    scene = bpy.context.scene
+    hf = scene.headfuse
+    configure(hf, frames=12)
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    pump(scene, until=lambda: hf.frames_received >= 1)
+    assert bpy.ops.headfuse.cancel() == {"FINISHED"}
+    pump(scene)
+    assert hf.error == "" and hf.frames_received < 12
+    assert hf.status.startswith("cancelled")
+    assert len(bpy.data.collections["head frames"].objects) == hf.frames_received - hf.skipped
+
+
+def test_missing_video_is_reported_without_contacting_the_server(addon):
+    scene = bpy.context.scene
+    scene.headfuse.video = "/nonexistent/clip.mp4"
+    assert bpy.ops.headfuse.reconstruct() == {"CANCELLED"}
+    assert "video not found: /nonexistent/clip.mp4" in scene.headfuse.error
