@@ -6,22 +6,22 @@ Command modules import their heavy dependencies inside `run`, so `headfuse --hel
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
-COMMANDS = ("doctor", "bench", "synth", "train", "eval", "reconstruct", "demo")
+COMMANDS = ("doctor", "bench", "synth", "train", "eval", "reconstruct", "demo", "serve", "keys")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     from backend import __version__
 
-    parser = argparse.ArgumentParser(prog="headfuse", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="headfuse",
+        description="A portrait video plus one reference image -> a 3D head per frame (triplanes, meshes, Blender).",
+    )
     parser.add_argument("--version", action="version", version=f"headfuse {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        if importlib.util.find_spec(f"backend.commands.{name}") is None:
-            continue
         module = importlib.import_module(f"backend.commands.{name}")
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)

@@ -21,7 +21,7 @@ from backend.mesh import EmptySurfaceError, Mesh, mesh_from_field
 from backend.models.lifter import Lifter, load_lifter
 from backend.render.field import TriplaneField
 from backend.units import METRES_PER_BOX_UNIT
-from backend.video import iter_frames, open_video
+from backend.video import open_video
 
 
 @dataclass
@@ -126,11 +126,9 @@ def reconstruct_clip(
         raise ValueError(f"unknown mode {cfg.mode!r}: this build reconstructs in 'per-frame' mode")
     device = resolve_device(cfg.device)
     lifter = lifter or load_lifter(cfg.weights, device)
-    info = open_video(video).info
-    face_cfg = cfg.face
-    with FacePreprocessor(reference, face_cfg, fps=info.fps) as pre:
-        frames = iter_frames(video, cfg.start, cfg.stop, cfg.stride)
-        faces = pre.process(frames)
+    reader = open_video(video)  # checks the file now: a non-video fails before any work
+    with FacePreprocessor(reference, cfg.face, fps=reader.info.fps) as pre:
+        faces = pre.process(reader.frames(cfg.start, cfg.stop, cfg.stride))
         while True:
             t0 = time.perf_counter()
             face = next(faces, None)
