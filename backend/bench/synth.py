@@ -16,7 +16,22 @@ def _median_time(fn, repeats: int) -> float:
 
 def run(args) -> dict:
     """Renders/s at 128 and 256 px (one camera per call and a batch of 4 views), point queries/s,
-    visibility triplanes, reference mesh and a dataset item, as medians over a few repeats."""
+    visibility triplanes, reference mesh and a dataset item, as medians over a few repeats.
+
+    Runs on one torch thread, as data generation does in DataLoader workers (many small ops:
+    a second intra-op thread only adds synchronisation).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args) -> dict:
     import torch
 
     from backend.synth.cameras import sample_cameras
