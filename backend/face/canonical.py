@@ -22,7 +22,7 @@ import numpy as np
 from ..render.cameras import DEFAULT_FOCAL, DEFAULT_PIVOT, DEFAULT_RADIUS
 
 INTEROCULAR = 0.140
-"""Distance between the two eye centres in box units (0.056 m with `units.METRES_PER_BOX_UNIT`)."""
+"""Distance between the two eye centres in box units (0.060 m with `units.METRES_PER_BOX_UNIT`)."""
 EYE_MIDPOINT = (0.0, 0.015, 0.245)
 """Midpoint between the eye centres in the canonical frame (box units)."""
 
