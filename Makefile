@@ -11,9 +11,10 @@ OUT     ?= out
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
 	@[ -x $(BIN)/python ] || $(PY) -m venv $(VENV)
-	@# Headless Blender rendering (Workbench/EEVEE) aborts without Debian's libegl1.
-	@if [ "$$(id -u)" = 0 ] && command -v dpkg >/dev/null && ! dpkg -s libegl1 >/dev/null 2>&1; then \
-	    (apt-get update -qq && apt-get install -y -qq libegl1) || echo "warning: could not install libegl1"; fi
+	@# Headless Blender rendering (Workbench/EEVEE) aborts without Debian's libegl1; the preview
+	@# shader's parity tests and bench run on Mesa's software OpenGL through EGL (moderngl).
+	@if [ "$$(id -u)" = 0 ] && command -v dpkg >/dev/null && ! dpkg -s libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri) || echo "warning: could not install libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"; fi
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
 	@# mediapipe's declared deps (jax, opencv-contrib-python, sounddevice) are not needed and
 	@# opencv-contrib would clash with opencv-python-headless: install it without them.
