@@ -4,4 +4,4 @@ Every figure is a ratio against a baseline measured in the same run, so a noisy 
 both sides together. Results are written as one JSON object keyed by area.
 """
 
-AREAS = ("mesh", "synth", "pipeline")
+AREAS = ("mesh", "synth", "pipeline", "shaders")
