@@ -11,7 +11,7 @@ The defaults are calibrated on the synthetic heads the lifter is trained on, so 
 a real face frames it the way the training renders frame theirs: MediaPipe's eye centres on
 frontal renders (canonical camera, 256 px) of 12 synthetic identities (seeds 100-111), lifted to
 the eyes' depth, measured 0.140 box units apart (MediaPipe puts the eye corners about 6 % closer
-together than the generator's own eye-corner keypoints) with their midpoint at (0, 0.015, 0.245).
+together than the generator's own eye-corner keypoints) with their midpoint at (0, 0.016, 0.262).
 `tests/face/test_canonical_calibration.py` repeats the measurement and holds the constants to it.
 """
 
@@ -23,7 +23,7 @@ from ..render.cameras import DEFAULT_FOCAL, DEFAULT_PIVOT, DEFAULT_RADIUS
 
 INTEROCULAR = 0.140
 """Distance between the two eye centres in box units (0.060 m with `units.METRES_PER_BOX_UNIT`)."""
-EYE_MIDPOINT = (0.0, 0.015, 0.245)
+EYE_MIDPOINT = (0.0, 0.016, 0.262)
 """Midpoint between the eye centres in the canonical frame (box units)."""
 
 
