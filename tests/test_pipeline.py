@@ -9,10 +9,11 @@ from skimage import data
 
 from backend.cli import main
 from backend.config import MeshConfig
-from backend.models.lifter import default_lifter_path, load_lifter
+from backend.models.lifter import load_lifter
 from backend.pipeline import ReconstructConfig, reconstruct_clip
+from backend.synth import SAMPLE_CLIP_DIR
 
-SAMPLE = default_lifter_path().parents[2] / "synth" / "assets" / "sample_clip"
+SAMPLE = SAMPLE_CLIP_DIR
 FAST = MeshConfig(resolution=64, texture_size=128)
 
 

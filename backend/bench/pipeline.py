@@ -16,8 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-SAMPLE_CLIP_DIR = Path(__file__).resolve().parent.parent / "synth" / "assets" / "sample_clip"
-
 _MEMORY_CHILD = """
 import json, resource, sys
 from backend.config import MeshConfig
@@ -53,6 +51,7 @@ def run(args) -> dict:
     from backend.config import MeshConfig
     from backend.models.lifter import load_lifter
     from backend.pipeline import ReconstructConfig, reconstruct_clip
+    from backend.synth import SAMPLE_CLIP_DIR
 
     if getattr(args, "mode", "per-frame") != "per-frame":
         raise SystemExit("bench pipeline: only --mode per-frame is available in this build")

@@ -18,7 +18,6 @@ from pathlib import Path
 NAME = "demo"
 HELP = "run the whole path headless (server + Blender add-on) on the sample clip; results in --out"
 
-SAMPLE = Path(__file__).resolve().parents[1] / "synth" / "assets" / "sample_clip"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +81,7 @@ def _run_blender(args, out: Path, address: str) -> int:
     import addon_utils
     import bpy
 
+    from backend.synth import SAMPLE_CLIP_DIR
     from blender_addon import export, jobs
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -90,7 +90,7 @@ def _run_blender(args, out: Path, address: str) -> int:
     prefs.server_address = address
     scene = bpy.context.scene
     hf = scene.headfuse
-    hf.video, hf.reference = str(SAMPLE / "video.mp4"), str(SAMPLE / "reference.png")
+    hf.video, hf.reference = str(SAMPLE_CLIP_DIR / "video.mp4"), str(SAMPLE_CLIP_DIR / "reference.png")
     hf.frame_start, hf.frame_end = 0, args.frames - 1
     hf.mode, hf.mesh_resolution, hf.texture_size = "per-frame", args.mesh_res, args.texture
     scene.frame_start, scene.frame_end = hf.timeline_start, hf.timeline_start + args.frames - 1

@@ -9,11 +9,12 @@ import bpy
 import numpy as np
 import pytest
 
+from backend.synth import SAMPLE_CLIP_DIR
 from blender_addon import jobs
 from tests.server.conftest import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "backend" / "synth" / "assets" / "sample_clip"
+SAMPLE = SAMPLE_CLIP_DIR
 FRAMES = 4
 
 

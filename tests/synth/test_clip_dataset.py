@@ -9,12 +9,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from backend.cli import main
+from backend.synth import SAMPLE_CLIP_DIR
 from backend.synth.clip import head_at_frame
 from backend.synth.dataset import SynthClipDataset, SynthImageDataset
 from backend.synth.meshing import load_mesh_npz
 from backend.synth.render import render_gt
 
-SAMPLE = Path(__file__).resolve().parents[2] / "backend" / "synth" / "assets" / "sample_clip"
+SAMPLE = SAMPLE_CLIP_DIR
 
 
 def _check_clip(out: Path, frames: int, views: int, size: int, view_size: int, mesh_every: int):
