@@ -8,7 +8,7 @@ thread; frames reach the main thread through `bpy.app.timers` (`jobs.py`).
 import bpy
 from bpy.app.handlers import persistent
 
-from . import jobs, operators, panel, preferences, properties
+from . import jobs, operators, panel, preferences, preview, properties
 
 CLASSES = (
     preferences.HeadfusePreferences,
@@ -39,11 +39,13 @@ def register():
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Scene.headfuse = bpy.props.PointerProperty(type=properties.HeadfuseSceneSettings)
+    preview.register()
     bpy.types.TOPBAR_MT_file_export.append(operators.menu_export)
     bpy.app.handlers.load_post.append(resume_jobs)
 
 
 def unregister():
+    preview.unregister()
     bpy.app.handlers.load_post.remove(resume_jobs)
     bpy.types.TOPBAR_MT_file_export.remove(operators.menu_export)
     del bpy.types.Scene.headfuse

@@ -2,7 +2,7 @@
 
 import bpy
 
-from . import jobs
+from . import jobs, preview
 
 
 class VIEW3D_PT_headfuse(bpy.types.Panel):
@@ -47,6 +47,16 @@ class VIEW3D_PT_headfuse(bpy.types.Panel):
             box.alert = True
             for line in _wrap(hf.error, 48):
                 box.label(text=line, icon="ERROR" if line is _wrap(hf.error, 48)[0] else "NONE")
+        pv = context.scene.headfuse_preview
+        row = layout.row(align=True)
+        row.operator("headfuse.toggle_preview", icon="HIDE_OFF" if pv.enabled else "HIDE_ON", depress=pv.enabled)
+        row.prop(pv, "steps")
+        msg = preview.message(context.scene)
+        if msg:
+            box = layout.box()
+            box.alert = True
+            for line in _wrap(msg, 48):
+                box.label(text=line)
         row = layout.row(align=True)
         for key, label in (("ABC", "Alembic"), ("USD", "USD"), ("FBX", "FBX")):
             row.operator("headfuse.export", text=label).format = key

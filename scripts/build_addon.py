@@ -1,4 +1,4 @@
-"""Build the installable Blender extension zip: the add-on's files plus pyzmq wheels for Linux,
+"""Build the installable Blender extension zip: the add-on's files, the preview shaders, and pyzmq wheels for Linux,
 macOS and Windows (Blender's Python 3.11), as listed in blender_addon/blender_manifest.toml.
 
     python scripts/build_addon.py --out out/headfuse-addon.zip
@@ -63,6 +63,8 @@ def build(out: Path, wheel_cache: Path) -> Path:
         for path in sorted(ADDON.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 z.write(path, path.relative_to(ADDON).as_posix())
+        for path in sorted((ROOT / "shaders").glob("*.*")):  # the preview's GLSL, one copy shared with the backend
+            z.write(path, f"shaders/{path.name}")
         for name in names:
             z.write(wheel_cache / name, f"wheels/{name}")
     return out
