@@ -1,0 +1,32 @@
+"""`headfuse keys`: CurveZMQ key pairs for an encrypted, authenticated server and its clients."""
+
+import argparse
+from pathlib import Path
+
+NAME = "keys"
+HELP = "make CurveZMQ key pairs: the server's, and clients' (added to the server's allow-list)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="key folder (server/ and one folder per client)")
+    parser.add_argument(
+        "--clients", nargs="*", default=None, metavar="NAME", help="clients to create with new server keys (client)"
+    )
+    parser.add_argument("--add-client", default=None, metavar="NAME", help="add one client to existing server keys")
+
+
+def run(args) -> int:
+    from backend.server.keys import add_client, make_server_keys
+
+    try:
+        if args.add_client:
+            folders = [add_client(args.out, args.add_client)]
+        else:
+            folders = [make_server_keys(args.out)]
+            folders += [add_client(args.out, name) for name in (args.clients or ["client"])]
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"keys: {exc}") from None
+    for folder in folders:
+        print(f"wrote {folder}")
+    print(f"server: headfuse serve --curve-keys {Path(args.out) / 'server'}  (restart it after adding clients)")
+    return 0

@@ -1,0 +1,7 @@
+"""The inference server: ZeroMQ protocol (`blender_addon.protocol`), jobs, a job store that survives
+crashes, local worker processes and CurveZMQ security. `headfuse serve` runs it."""
+
+from backend.server.config import ServerConfig
+from backend.server.server import Server
+
+__all__ = ["Server", "ServerConfig"]

@@ -1,0 +1,691 @@
+"""The ZeroMQ inference server: one ROUTER socket, a job queue, local worker processes, a job store.
+
+One thread runs everything (`Server.serve`): it polls the socket, the workers' pipes and their
+process sentinels. Guarantees:
+
+- A frame is announced only after its file is in the store (the worker writes it, then reports).
+- Credits: a client fetching a job is sent at most as many FRAMEs as it has granted (FETCH gives
+  the first credit, CREDIT adds more). The socket runs with ROUTER_MANDATORY and non-blocking sends,
+  so a full pipe raises instead of dropping silently; an unsent frame stays unsent and goes out
+  on the next try. Heartbeats and progress messages may be dropped; frames never are.
+- A restarted server re-reads the store: finished jobs serve their frames, unfinished ones are
+  queued again and resume at their first unfinished frame.
+- A malformed, unknown or oversize message is answered by ERROR (or, past ZMQ_MAXMSGSIZE, the peer
+  is disconnected by ZeroMQ) and the server goes on.
+"""
+
+import collections
+import errno
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zmq
+
+from backend.server.config import ServerConfig
+from backend.server.store import JobStore
+from backend.server.wire import protocol as P
+from backend.server.work import WorkTask
+from backend.server.workers import Worker, spawn_worker
+
+log = logging.getLogger("headfuse.server")
+
+_PUBLIC_KEYS = ("job", "state", "name", "created", "frames_done", "frames_total", "ok", "held", "skipped")
+
+
+@dataclass
+class Job:
+    """A job as the server holds it: its persistent record plus what it knows while running."""
+
+    record: dict
+    """What `job.json` holds."""
+    frames_done: int = 0
+    """Frames 0 .. frames_done - 1 are in the store."""
+    last_index: int | None = None
+    """Source index of the last stored frame."""
+    first_reason: str | None = None
+    """The first reason a frame was held or skipped (for the no-face error)."""
+    worker: Worker | None = None
+    """The worker running it."""
+    last_progress: float = 0.0
+    """When subscribers last got a PROGRESS (monotonic seconds)."""
+
+    @property
+    def id(self) -> str:
+        """The job id."""
+        return self.record["job"]
+
+    @property
+    def state(self) -> str:
+        """The job state."""
+        return self.record["state"]
+
+    def public(self) -> dict:
+        """The record as the protocol's JOB_RECORD."""
+        rec = {k: self.record[k] for k in _PUBLIC_KEYS if k in self.record}
+        rec["frames_done"] = self.frames_done
+        rec["options"] = dict(self.record["options"])
+        rec["error"] = self.record.get("error")
+        return rec
+
+
+@dataclass
+class Subscription:
+    """One client fetching one job's frames."""
+
+    next_seq: int
+    """The next frame to send."""
+    credit: int
+    """Frames the client still has room for."""
+    last_seen: float = field(default_factory=time.monotonic)
+    """When the client was last heard from."""
+
+
+class Server:
+    """The inference server (see the module docstring). `start()` binds and spawns the workers,
+    `serve()` runs until `stop()` (or a signal handler calling it), `close()` releases everything."""
+
+    def __init__(self, cfg: ServerConfig):
+        self.cfg = cfg
+        self.store = JobStore(cfg.store)
+        self.jobs: dict[str, Job] = {}
+        self.queue: collections.deque[str] = collections.deque()
+        self.subs: dict[tuple[bytes, str], Subscription] = {}
+        self.workers: list[Worker] = []
+        self.endpoint: str | None = None
+        self._running = False
+        self._ctx: zmq.Context | None = None
+        self._sock: zmq.Socket | None = None
+        self._auth = None
+        self._poller = zmq.Poller()
+        self._last_heartbeat = 0.0
+        self._allowed = [Path(os.path.realpath(p)) for p in cfg.allow_local_paths]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> str:
+        """Take the store, load its jobs, bind the socket and spawn the workers; returns the bound endpoint."""
+        self.store.lock()
+        self._load_jobs()
+        self._ctx = zmq.Context()
+        sock = self._ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        sock.setsockopt(zmq.MAXMSGSIZE, self.cfg.max_message_bytes)
+        sock.setsockopt(zmq.SNDHWM, 10_000)
+        sock.setsockopt(zmq.RCVHWM, 1_000)
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 2_000)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 10_000)
+        if self.cfg.curve_keys is not None:
+            self._setup_curve(sock, Path(self.cfg.curve_keys))
+        sock.bind(self.cfg.bind)
+        self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._sock = sock
+        self._poller.register(sock, zmq.POLLIN)
+        threads = max(1, (os.cpu_count() or 1) // max(1, self.cfg.workers))
+        for i in range(self.cfg.workers):
+            self._add_worker(spawn_worker(i, str(self.cfg.store), self.cfg.weights, self.cfg.device, threads))
+        log.info("listening on %s (%d workers, store %s)", self.endpoint, self.cfg.workers, self.cfg.store)
+        return self.endpoint
+
+    def _setup_curve(self, sock: zmq.Socket, keys: Path) -> None:
+        from zmq.auth import load_certificate
+        from zmq.auth.thread import ThreadAuthenticator
+
+        secret_file, allowed = keys / "server.key_secret", keys / "authorized_clients"
+        if not secret_file.is_file():
+            raise FileNotFoundError(f"{secret_file} not found: make keys with `headfuse keys --out {keys.parent}`")
+        if not allowed.is_dir() or not any(allowed.glob("*.key")):
+            raise FileNotFoundError(f"{allowed} holds no client public keys (*.key): no client could connect")
+        public, secret = load_certificate(str(secret_file))
+        if secret is None:
+            raise ValueError(f"{secret_file} holds no secret key")
+        self._auth = ThreadAuthenticator(self._ctx)
+        self._auth.start()
+        self._auth.configure_curve(domain="*", location=str(allowed))
+        sock.curve_secretkey = secret
+        sock.curve_publickey = public
+        sock.curve_server = True
+
+    def stop(self) -> None:
+        """Ask `serve()` to return (safe from a signal handler)."""
+        self._running = False
+
+    def close(self) -> None:
+        """Stop the workers, close the socket, release the store."""
+        for w in self.workers:
+            w.send({"op": "exit"})
+        deadline = time.monotonic() + 3.0
+        for w in self.workers:
+            w.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            w.kill()
+        self.workers.clear()
+        if self._sock is not None:
+            self._sock.close(linger=0)
+            self._sock = None
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+        if self._ctx is not None:
+            self._ctx.term()
+            self._ctx = None
+        self.store.unlock()
+
+    def serve(self) -> None:
+        """Run the event loop until `stop()`."""
+        self._running = True
+        while self._running:
+            try:
+                events = dict(self._poller.poll(timeout=100))
+            except zmq.ZMQError as exc:
+                if exc.errno == errno.EINTR:
+                    continue
+                raise
+            for w in list(self.workers):
+                if w.conn.fileno() in events or w.process.sentinel in events:
+                    self._drain_worker(w)
+            if self._sock in events:
+                for _ in range(200):
+                    try:
+                        frames = self._sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    self._handle(frames)
+            self._tick()
+
+    # ------------------------------------------------------------------ jobs on disk
+
+    def _load_jobs(self) -> None:
+        for record in self.store.load_records():
+            if not isinstance(record.get("job"), str) or not self.store.job_dir(record["job"]).is_dir():
+                continue
+            job = Job(record)
+            if record["state"] in P.FINAL_STATES:
+                job.frames_done = int(record.get("frames_done", 0))
+            else:
+                headers = self.store.scan_frames(job.id)
+                job.frames_done = len(headers)
+                for k in ("ok", "held", "skipped"):
+                    record[k] = sum(1 for h in headers if h["status"] == k)
+                if headers:
+                    job.last_index = headers[-1]["index"]
+                    job.first_reason = next((h["reason"] for h in headers if h["reason"]), None)
+                if record["state"] in ("queued", "running"):
+                    record["state"] = "queued"
+                    self.queue.append(job.id)
+                    log.info("job %s resumes at frame %d", job.id, job.frames_done)
+            self.jobs[job.id] = job
+
+    def _save(self, job: Job) -> None:
+        job.record["frames_done"] = job.frames_done
+        self.store.save_record(job.record)
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, peer: bytes, frames: list) -> bool | None:
+        """Send without blocking: True sent, False the peer's pipe is full (try later), None the peer is gone."""
+        try:
+            self._sock.send_multipart([peer, *frames], flags=zmq.NOBLOCK, copy=False)
+            return True
+        except zmq.Again:
+            return False
+        except zmq.ZMQError as exc:
+            if exc.errno == errno.EHOSTUNREACH:
+                self._drop_peer(peer)
+                return None
+            raise
+
+    def _reply(self, peer: bytes, mtype: str, header: dict, req: int | None) -> None:
+        if req is not None:
+            header = {"req": req, **header}
+        self._send(peer, P.encode(mtype, header))
+
+    def _error(self, peer: bytes, code: str, message: str, req=None, job=None, index=None) -> None:
+        self._send(peer, P.error(code, message, req=req, job=job, index=index))
+
+    def _drop_peer(self, peer: bytes) -> None:
+        for key in [k for k in self.subs if k[0] == peer]:
+            del self.subs[key]
+
+    # ------------------------------------------------------------------ requests
+
+    def _handle(self, frames: list) -> None:
+        peer, body = frames[0].bytes, frames[1:]
+        req = _guess_req(body)
+        try:
+            msg = P.decode(body, allowed=P.CLIENT_TYPES)
+        except P.ProtocolError as exc:
+            self._error(peer, exc.code, exc.message, req=req)
+            return
+        for key, sub in self.subs.items():
+            if key[0] == peer:
+                sub.last_seen = time.monotonic()
+        try:
+            getattr(self, f"_on_{msg.type.lower()}")(peer, msg.header, msg)
+        except _Refused as exc:
+            self._error(peer, exc.code, exc.message, req=req, job=msg.header.get("job"))
+        except Exception as exc:
+            log.exception("internal error handling %s", msg.type)
+            self._error(peer, "internal", f"{msg.type}: {type(exc).__name__}: {exc}", req=req)
+
+    def _job(self, header: dict) -> Job:
+        job = self.jobs.get(header["job"])
+        if job is None:
+            raise _Refused("unknown_job", f"no job {header['job']} on this server")
+        return job
+
+    def _on_hello(self, peer: bytes, h: dict, msg) -> None:
+        if h["version"] != P.PROTOCOL_VERSION:
+            raise _Refused(
+                "version_mismatch",
+                f"protocol version mismatch: the client speaks version {h['version']}, "
+                f"this server speaks version {P.PROTOCOL_VERSION}",
+            )
+        caps = [c for c in P.CAPABILITIES if c != "local-path" or self._allowed]
+        if self.cfg.curve_keys is not None:
+            caps.append("curve")
+        limits = {
+            "max_message_bytes": self.cfg.max_message_bytes,
+            "chunk_size": self.cfg.chunk_size,
+            "max_video_bytes": self.cfg.max_video_bytes,
+            "max_reference_bytes": self.cfg.max_reference_bytes,
+            "max_job_upload_bytes": self.cfg.max_job_upload_bytes,
+            "max_credit": P.MAX_CREDIT,
+            "heartbeat_s": self.cfg.heartbeat_s,
+            "workers": self.cfg.workers,
+        }
+        from backend import __version__
+
+        header = {"version": P.PROTOCOL_VERSION, "capabilities": caps, "agent": f"headfuse {__version__}"}
+        self._reply(peer, "HELLO", {**header, "limits": limits}, h.get("req"))
+
+    def _on_heartbeat(self, peer: bytes, h: dict, msg) -> None:
+        self._reply(peer, "HEARTBEAT", {}, h.get("req"))
+
+    def _on_submit(self, peer: bytes, h: dict, msg) -> None:
+        cfg = self.cfg
+        opts = h["options"]
+        options = {
+            "mode": opts.get("mode", "per-frame"),
+            "mesh_resolution": opts.get("mesh_resolution", cfg.mesh_resolution),
+            "texture_size": opts.get("texture_size", cfg.texture_size),
+            "no_face": opts.get("no_face", "hold"),
+            "start": opts.get("start", 0),
+            "stop": opts.get("stop"),
+            "stride": opts.get("stride", 1),
+        }
+        if options["stop"] is not None and options["stop"] <= options["start"]:
+            raise _Refused("bad_options", f"stop ({options['stop']}) must be greater than start ({options['start']})")
+        if sum(1 for j in self.jobs.values() if j.state == "queued") >= cfg.max_queued_jobs:
+            raise _Refused("busy", f"{cfg.max_queued_jobs} jobs are already queued; try again later")
+        inputs, uploads, total = {}, [], 0
+        limits = {"video": cfg.max_video_bytes, "reference": cfg.max_reference_bytes}
+        for name in P.INPUT_FILES:
+            spec = h["inputs"][name]
+            if "path" in spec:
+                if set(spec) - {"path"}:
+                    raise _Refused("bad_message", f"SUBMIT.inputs.{name}: give either path or filename/size/sha256")
+                inputs[name] = {"path": self._local_path(name, spec["path"]), "local": True}
+                continue
+            missing = [k for k in ("filename", "size", "sha256") if k not in spec]
+            if missing:
+                raise _Refused("bad_message", f"SUBMIT.inputs.{name}: missing {', '.join(missing)} for an upload")
+            if spec["size"] == 0:
+                raise _Refused("bad_video" if name == "video" else "bad_reference", f"{name}: the file is empty")
+            if spec["size"] > limits[name]:
+                msg = f"{name} is {spec['size']} bytes; this server accepts at most {limits[name]}"
+                raise _Refused("too_large", msg)
+            total += spec["size"]
+            inputs[name] = {**spec, "received": 0, "local": False}
+            uploads.append(name)
+        if total > cfg.max_job_upload_bytes:
+            raise _Refused("too_large", f"uploads total {total} bytes; the per-job limit is {cfg.max_job_upload_bytes}")
+        job_id = self.store.new_job_id()
+        for name in uploads:
+            inputs[name]["path"] = str(self.store.input_path(job_id, name, inputs[name]["filename"]))
+        record = {
+            "job": job_id,
+            "state": "uploading" if uploads else "queued",
+            "name": opts.get("name", ""),
+            "created": time.time(),
+            "options": options,
+            "inputs": inputs,
+            "frames_total": None,
+            "ok": 0,
+            "held": 0,
+            "skipped": 0,
+            "error": None,
+            "attempts": 0,
+        }
+        self.store.create(record)
+        for name in uploads:
+            Path(inputs[name]["path"]).touch()
+        job = Job(record)
+        self.jobs[job_id] = job
+        self._reply(peer, "ACCEPTED", {"job": job_id, "uploads": uploads, "chunk_size": cfg.chunk_size}, h.get("req"))
+        if not uploads:
+            self._enqueue(job)
+        log.info("job %s submitted (%s)", job_id, "uploading" if uploads else "local paths")
+
+    def _local_path(self, name: str, path: str) -> str:
+        if not self._allowed:
+            raise _Refused(
+                "path_not_allowed",
+                f"{name}: this server takes no local paths (start it with --allow-local-paths DIR); upload the file",
+            )
+        real = Path(os.path.realpath(path))
+        if not any(real == a or real.is_relative_to(a) for a in self._allowed):
+            raise _Refused(
+                "path_not_allowed",
+                f"{name}: {path} is outside the folders this server may read ({', '.join(map(str, self._allowed))})",
+            )
+        if not real.exists():
+            raise _Refused("bad_video" if name == "video" else "bad_reference", f"{name}: {path} does not exist")
+        return str(real)
+
+    def _on_upload(self, peer: bytes, h: dict, msg) -> None:
+        job = self._job(h)
+        name = h["file"]
+        if job.state != "uploading":
+            raise _Refused("bad_state", f"job {job.id} is {job.state}, not uploading")
+        spec = job.record["inputs"][name]
+        if spec.get("local"):
+            raise _Refused("bad_state", f"job {job.id}: {name} was given as a local path, not an upload")
+        chunk = msg.buffers.get("chunk")
+        if chunk is None:
+            raise _Refused("bad_message", "UPLOAD: expected one buffer named chunk")
+        n = memoryview(chunk).nbytes
+        if h["offset"] != spec["received"]:
+            raise _Refused("bad_upload", f"{name}: chunk at offset {h['offset']}, expected offset {spec['received']}")
+        if spec["received"] + n > spec["size"]:
+            raise _Refused("too_large", f"{name}: more than the {spec['size']} bytes declared in SUBMIT")
+        if spec["received"] < spec["size"]:
+            with open(spec["path"], "r+b") as f:
+                f.seek(spec["received"])
+                f.write(chunk)
+            spec["received"] += n
+        complete = spec["received"] == spec["size"]
+        if complete:
+            digest = hashlib.sha256()
+            with open(spec["path"], "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            if digest.hexdigest() != spec["sha256"]:
+                msg = f"{name}: SHA-256 of the upload differs from the one given in SUBMIT"
+                self._finish(job, "failed", ("bad_upload", msg, None))
+                raise _Refused("bad_upload", msg)
+        header = {"job": job.id, "file": name, "received": spec["received"], "complete": complete}
+        self._reply(peer, "UPLOADED", header, h.get("req"))
+        if complete and all(s.get("local") or s["received"] == s["size"] for s in job.record["inputs"].values()):
+            job.record["state"] = "queued"
+            self._enqueue(job)
+
+    def _on_fetch(self, peer: bytes, h: dict, msg) -> None:
+        job = self._job(h)
+        self.subs[(peer, job.id)] = Subscription(h["from_seq"], h["credit"])
+        self._send_progress(job, peers=[peer])
+        self._pump(job)
+
+    def _on_credit(self, peer: bytes, h: dict, msg) -> None:
+        sub = self.subs.get((peer, h["job"]))
+        if sub is None:
+            raise _Refused("not_subscribed", f"CREDIT for job {h['job']}, which this connection is not fetching: FETCH")
+        sub.credit = min(P.MAX_CREDIT, sub.credit + h["credit"])
+        self._pump(self.jobs[h["job"]])
+
+    def _on_cancel(self, peer: bytes, h: dict, msg) -> None:
+        job = self._job(h)
+        if job.state not in P.FINAL_STATES:
+            if job.worker is not None:
+                job.worker.send({"op": "cancel", "job": job.id})
+                job.worker.cancel_at = time.monotonic()
+            self._finish(job, "cancelled")
+            log.info("job %s cancelled", job.id)
+        self._reply(peer, "JOB", {"record": job.public()}, h.get("req"))
+
+    def _on_status(self, peer: bytes, h: dict, msg) -> None:
+        self._reply(peer, "JOB", {"record": self._job(h).public()}, h.get("req"))
+
+    def _on_list(self, peer: bytes, h: dict, msg) -> None:
+        jobs = sorted(self.jobs.values(), key=lambda j: j.record["created"], reverse=True)[: h.get("limit", 100)]
+        self._reply(peer, "JOBS", {"records": [j.public() for j in jobs]}, h.get("req"))
+
+    # ------------------------------------------------------------------ streaming
+
+    def _pump(self, job: Job) -> None:
+        for (peer, job_id), sub in list(self.subs.items()):
+            if job_id != job.id:
+                continue
+            while sub.credit > 0 and sub.next_seq < job.frames_done:
+                header, buffers = self.store.read_frame(job.id, sub.next_seq)
+                sent = self._send(peer, P.encode("FRAME", header, buffers, validate=False))
+                if not sent:
+                    break
+                sub.next_seq += 1
+                sub.credit -= 1
+            if (peer, job_id) in self.subs and job.state in P.FINAL_STATES and sub.next_seq >= job.frames_done:
+                if self._send_final(peer, job) is not False:
+                    self.subs.pop((peer, job_id), None)
+
+    def _send_final(self, peer: bytes, job: Job) -> bool | None:
+        rec = job.record
+        if job.state == "failed":
+            err = rec["error"] or {"code": "internal", "message": "failed", "index": None}
+            return self._send(peer, P.error(err["code"], err["message"], job=job.id, index=err.get("index")))
+        header = {"job": job.id, "state": job.state, "frames": job.frames_done}
+        header.update({k: rec[k] for k in ("ok", "held", "skipped")})
+        return self._send(peer, P.encode("DONE", header))
+
+    def _send_progress(self, job: Job, peers=None) -> None:
+        job.last_progress = time.monotonic()
+        header = {
+            "job": job.id,
+            "state": job.state,
+            "frames_done": job.frames_done,
+            "frames_total": job.record["frames_total"],
+        }
+        frames = P.encode("PROGRESS", header)
+        targets = peers if peers is not None else [p for (p, j) in self.subs if j == job.id]
+        for peer in targets:
+            self._send(peer, frames)
+
+    # ------------------------------------------------------------------ workers
+
+    def _add_worker(self, w: Worker) -> None:
+        self.workers.append(w)
+        self._poller.register(w.conn.fileno(), zmq.POLLIN)
+        self._poller.register(w.process.sentinel, zmq.POLLIN)
+
+    def _remove_worker(self, w: Worker) -> None:
+        for fd in (w.conn.fileno(), w.process.sentinel):
+            try:
+                self._poller.unregister(fd)
+            except KeyError:
+                pass
+        self.workers.remove(w)
+        w.kill()
+
+    def _enqueue(self, job: Job, front: bool = False) -> None:
+        job.record["state"] = "queued"
+        self._save(job)
+        (self.queue.appendleft if front else self.queue.append)(job.id)
+        self._send_progress(job)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        for w in self.workers:
+            if not self.queue:
+                return
+            if not w.ready or w.job is not None:
+                continue
+            while self.queue:
+                job = self.jobs[self.queue.popleft()]
+                if job.state == "queued":
+                    self._run_on(w, job)
+                    break
+
+    def _run_on(self, w: Worker, job: Job) -> None:
+        o = job.record["options"]
+        start = o["start"] if job.last_index is None else job.last_index + o["stride"]
+        task = WorkTask(
+            job=job.id,
+            video=job.record["inputs"]["video"]["path"],
+            reference=job.record["inputs"]["reference"]["path"],
+            first_seq=job.frames_done,
+            start=start,
+            stop=o["stop"],
+            stride=o["stride"],
+            mode=o["mode"],
+            mesh_resolution=o["mesh_resolution"],
+            texture_size=o["texture_size"],
+            no_face=o["no_face"],
+            max_frames=self.cfg.max_frames,
+            max_video_pixels=self.cfg.max_video_pixels,
+        )
+        job.record["state"] = "running"
+        job.record["attempts"] = job.record.get("attempts", 0) + 1
+        job.worker, w.job, w.cancel_at = w, job.id, None
+        self._save(job)
+        if not w.send({"op": "run", "task": task.to_dict()}):
+            self._worker_died(w)
+            return
+        self._send_progress(job)
+        log.info("job %s runs on worker %d from frame %d (source %d)", job.id, w.index, job.frames_done, start)
+
+    def _drain_worker(self, w: Worker) -> None:
+        while True:
+            try:
+                if not w.conn.poll():
+                    break
+                event = w.conn.recv()
+            except (EOFError, OSError):
+                self._worker_died(w)
+                return
+            self._on_worker_event(w, event)
+        if not w.process.is_alive():
+            self._worker_died(w)
+
+    def _on_worker_event(self, w: Worker, ev: dict) -> None:
+        kind = ev["event"]
+        if kind == "ready":
+            w.ready = True
+            log.info("worker %d ready", w.index)
+            self._dispatch()
+            return
+        if kind == "fatal":
+            log.error("%s", ev["message"])
+            return
+        job = self.jobs.get(ev["job"])
+        if job is None:
+            return
+        active = job.worker is w and job.state == "running"
+        if kind == "started" and active:
+            if ev["frames_total"] is not None:
+                job.record["frames_total"] = ev["frames_total"]
+                self._save(job)
+            self._send_progress(job)
+        elif kind == "frame":
+            if active and ev["seq"] == job.frames_done:
+                job.frames_done += 1
+                job.last_index = ev["index"]
+                job.record[ev["status"]] += 1
+                job.first_reason = job.first_reason or ev["reason"]
+                self._pump(job)
+                if time.monotonic() - job.last_progress > 0.5:
+                    self._send_progress(job)
+        elif kind in ("finished", "failed"):
+            w.job, w.cancel_at = None, None
+            if job.worker is w:
+                job.worker = None
+            if active:
+                if kind == "failed":
+                    self._finish(job, "failed", (ev["code"], ev["message"], ev.get("index")))
+                elif job.frames_done == 0:
+                    self._finish(job, "failed", ("bad_video", "video: no frames in the range asked for", None))
+                elif job.record["ok"] + job.record["held"] == 0:
+                    reason = f"no usable face in any of the {job.frames_done} frames (first reason: {job.first_reason})"
+                    self._finish(job, "failed", ("no_face", reason, None))
+                else:
+                    self._finish(job, "done")
+            self._dispatch()
+
+    def _finish(self, job: Job, state: str, error: tuple | None = None) -> None:
+        job.record["state"] = state
+        if error is not None:
+            code, message, index = error
+            job.record["error"] = {"code": code, "message": message, "index": index}
+            log.info("job %s failed: %s: %s", job.id, code, message)
+        self._save(job)
+        if job.id in self.queue:
+            self.queue.remove(job.id)
+        self._send_progress(job)
+        self._pump(job)
+
+    def _worker_died(self, w: Worker) -> None:
+        if w not in self.workers:
+            return
+        code = w.process.exitcode
+        job = self.jobs.get(w.job) if w.job else None
+        was_ready = w.ready
+        self._remove_worker(w)
+        log.warning("worker %d ended (exit code %s)", w.index, code)
+        if job is not None and job.worker is w:
+            job.worker = None
+            if job.state == "running":
+                if job.record.get("attempts", 0) >= self.cfg.max_attempts:
+                    msg = f"the worker died {job.record['attempts']} times on this job (last exit code {code})"
+                    self._finish(job, "failed", ("worker_lost", msg, None))
+                else:
+                    self._enqueue(job, front=True)
+        if was_ready and self._running:
+            threads = max(1, (os.cpu_count() or 1) // max(1, self.cfg.workers))
+            self._add_worker(spawn_worker(w.index, str(self.cfg.store), self.cfg.weights, self.cfg.device, threads))
+
+    # ------------------------------------------------------------------ timers
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for w in list(self.workers):
+            if w.cancel_at is not None and now - w.cancel_at > self.cfg.cancel_grace_s:
+                log.warning("worker %d ignored a cancel for %.0f s: replacing it", w.index, now - w.cancel_at)
+                w.job = None
+                w.ready = True
+                self._worker_died(w)
+        if now - self._last_heartbeat < self.cfg.heartbeat_s:
+            return
+        self._last_heartbeat = now
+        peers = set()
+        for key, sub in list(self.subs.items()):
+            if now - sub.last_seen > self.cfg.peer_timeout_s:
+                del self.subs[key]
+            else:
+                peers.add(key[0])
+        beat = P.encode("HEARTBEAT", {})
+        for peer in peers:
+            self._send(peer, beat)
+        for job_id in {j for (_, j) in self.subs}:
+            self._pump(self.jobs[job_id])
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _guess_req(body: list) -> int | None:
+    """The `req` of a message that may be malformed (so an ERROR can still be matched by the client)."""
+    import json
+
+    try:
+        raw = body[0].bytes
+        if len(raw) > P.MAX_HEADER_BYTES:
+            return None
+        req = json.loads(raw).get("req")
+    except Exception:
+        return None
+    return req if isinstance(req, int) and not isinstance(req, bool) and 0 <= req <= 2**53 else None
