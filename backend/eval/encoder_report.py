@@ -29,6 +29,7 @@ from backend.synth.expression import Expression
 from backend.synth.head import SynthHead
 from backend.synth.identity import Identity
 from backend.synth.lighting import Lighting
+from backend.synth.meshing import reference_mesh
 from backend.synth.render import render_gt
 
 HELDOUT_SEED = 1_000_000
@@ -91,7 +92,7 @@ def evaluate_encoder(
         c_in, k_in = orbit_camera(yaw, pitch), intrinsics_matrix(batch=1)
         image = render_gt(head, c_in, k_in, model.cfg.image_size, background=torch.rand(3, generator=gen) * 0.8 + 0.1)
         planes = {"lifter": model(image["rgb"]), "baseline": prior}
-        ref_mesh = mesh_from_field(head, MeshConfig(resolution=128, texture_size=0))
+        ref_mesh = reference_mesh(head)
         for name, c2w in views.items():
             cam = c_in if c2w is None else orbit_camera(math.radians(c2w), 0.0)
             truth = render_gt(head, cam, k_in, cfg.resolution, background=torch.full((3,), BACKGROUND), torso=False)[
