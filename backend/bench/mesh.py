@@ -5,27 +5,16 @@ On the analytic head-shaped field (`render.analytic.blobby_head_field`), at 128^
 `speedup_256_with_marching` adds the marching cubes both paths share.
 """
 
-import statistics
-import time
-
 import mcubes
 import numpy as np
 import skimage.measure
 from scipy.spatial import cKDTree
 
+from backend.bench import timed
 from backend.mesh.extract import surface_from_grid
 from backend.mesh.grid import density_grid_coarse_to_fine, density_grid_dense, grid_to_numpy
 from backend.render.analytic import blobby_head_field
 from backend.render.field import SURFACE_DENSITY
-
-
-def _timed(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times), out
 
 
 def chamfer_voxels(a: np.ndarray, b: np.ndarray, resolution: int) -> float:
@@ -39,13 +28,13 @@ def run(args) -> dict:
     repeats = 1 if args.quick else 3
     out: dict = {"field": "render.analytic.blobby_head_field", "iso_level": SURFACE_DENSITY}
     for res in (128, 256):
-        dense_ms, dense = _timed(lambda r=res: density_grid_dense(field, r), repeats)
-        c2f_ms, (fine, fraction) = _timed(lambda r=res: density_grid_coarse_to_fine(field, r, SURFACE_DENSITY), repeats)
+        dense_ms, dense = timed(lambda r=res: density_grid_dense(field, r), repeats)
+        c2f_ms, (fine, fraction) = timed(lambda r=res: density_grid_coarse_to_fine(field, r, SURFACE_DENSITY), repeats)
         grid_d, grid_f = grid_to_numpy(dense), grid_to_numpy(fine)
-        mc_ms, (va, _) = _timed(lambda g=grid_d: surface_from_grid(g, SURFACE_DENSITY), repeats)
+        mc_ms, (va, _) = timed(lambda g=grid_d: surface_from_grid(g, SURFACE_DENSITY), repeats)
         vb, _ = surface_from_grid(grid_f, SURFACE_DENSITY)
-        pymcubes_ms, _ = _timed(lambda g=grid_d: mcubes.marching_cubes(g, SURFACE_DENSITY), repeats)
-        skimage_ms, _ = _timed(lambda g=grid_d: skimage.measure.marching_cubes(g, SURFACE_DENSITY), repeats)
+        pymcubes_ms, _ = timed(lambda g=grid_d: mcubes.marching_cubes(g, SURFACE_DENSITY), repeats)
+        skimage_ms, _ = timed(lambda g=grid_d: skimage.measure.marching_cubes(g, SURFACE_DENSITY), repeats)
         out[f"dense_grid_ms_{res}"] = round(dense_ms, 1)
         out[f"c2f_grid_ms_{res}"] = round(c2f_ms, 1)
         out[f"c2f_fraction_evaluated_{res}"] = round(fraction, 4)

@@ -9,13 +9,12 @@ n_fine=0: the parity figure). The field is the shipped tiny lifter's triplane of
 clip's reference image when the weights are there, otherwise a seeded random triplane field.
 """
 
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from backend.bench import timed
 from backend.config import RenderConfig
 from backend.models.lifter import default_lifter_path, load_lifter
 from backend.render import TriplaneDecoder, TriplaneField, intrinsics_matrix, orbit_camera, render_image
@@ -51,24 +50,15 @@ def bench_field() -> tuple[torch.Tensor, TriplaneDecoder, str]:
     return planes[None], decoder, "seeded random triplane 3x24x64x64 (no shipped lifter weights)"
 
 
-def _timed(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times), out
-
-
 def run(args) -> dict:
     repeats = 2 if args.quick else 5
     planes, decoder, description = bench_field()
     cam, K = orbit_camera(0.0), intrinsics_matrix(batch=1)
     preview = GLSLPreview()
     try:
-        upload_ms, _ = _timed(lambda: preview.set_field(planes, decoder), 1)
-        first_ms, _ = _timed(lambda: preview.render(cam[0], K[0], RESOLUTION, STEPS, BACKGROUND), 1)
-        glsl_ms, img = _timed(lambda: preview.render(cam[0], K[0], RESOLUTION, STEPS, BACKGROUND), repeats)
+        upload_ms, _ = timed(lambda: preview.set_field(planes, decoder), 1)
+        first_ms, _ = timed(lambda: preview.render(cam[0], K[0], RESOLUTION, STEPS, BACKGROUND), 1)
+        glsl_ms, img = timed(lambda: preview.render(cam[0], K[0], RESOLUTION, STEPS, BACKGROUND), repeats)
         renderer = preview.renderer
     finally:
         preview.release()
@@ -78,7 +68,7 @@ def run(args) -> dict:
         with torch.no_grad():
             return render_image(field, cam, K, RESOLUTION, cfg)["rgb"][0].permute(1, 2, 0).numpy()
 
-    torch_ms, ref = _timed(lambda: torch_render(RenderConfig(background=BACKGROUND)), max(1, repeats - 1))
+    torch_ms, ref = timed(lambda: torch_render(RenderConfig(background=BACKGROUND)), max(1, repeats - 1))
     same = torch_render(RenderConfig(n_coarse=STEPS, n_fine=0, background=BACKGROUND))
     return {
         "field": description,
