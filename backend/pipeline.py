@@ -65,7 +65,7 @@ class FrameOutput:
     (the head in the plate camera's frame), yaw/pitch/roll in degrees."""
     crop: np.ndarray | None = None
     """The aligned input crop `[S, S, 3]` uint8 the lifter saw."""
-    field: TriplaneField | None = None
+    triplane: TriplaneField | None = None
     """The frame's field: triplane `[1, 3, C, P, P]` + decoder (for previews and the viewport preview)."""
     timings_ms: dict = field(default_factory=dict)
     """Milliseconds per stage: decode+face, encode, grid, marching, colours, texture."""

@@ -44,8 +44,8 @@ def contact_sheet_row(frame) -> np.ndarray:
     side = orbit_camera(math.radians(60.0))[0].numpy()
     tiles = [
         crop,
-        _render(frame.field, cam, K),
-        _render(frame.field, side, intrinsics_matrix().numpy()),
+        _render(frame.triplane, cam, K),
+        _render(frame.triplane, side, intrinsics_matrix().numpy()),
         shade_mesh(frame.mesh, cam, K, TILE),
     ]
     row = np.concatenate(tiles, axis=1)

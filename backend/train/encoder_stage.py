@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from backend.checkpoint import load_checkpoint, save_checkpoint
+from backend.checkpoint import command_line, git_commit, load_checkpoint, save_checkpoint
 from backend.config import EncoderConfig, RenderConfig, config_from_dict, config_to_dict, encoder_preset
 from backend.models.lifter import Lifter
 from backend.train.losses import colour_loss, density_loss, render_losses
@@ -125,6 +125,14 @@ def train_encoder(
     model = Lifter(enc_cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, wall = 0, 0.0
+    # Every invocation that trained this run: command, commit and the step it started from.
+    history = []
+    if state is not None:
+        history = list(state.get("history", [{"command": state["command"], "commit": state["commit"], "from_step": 0}]))
+    history.append(
+        {"command": command_line(), "commit": git_commit(), "from_step": 0 if state is None else int(state["step"])}
+    )
+    provenance = {"commit": history[0]["commit"], "command": history[0]["command"], "history": history}
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -147,6 +155,7 @@ def train_encoder(
                 "stage": "encoder",
                 "data_dir": str(data_dir),
                 "data_to_step_time": timing["data_s"] / max(timing["step_s"], 1e-9),
+                **provenance,
             },
         )
 
@@ -192,6 +201,7 @@ def train_encoder(
             "wall_s": wall,
             "stage": "encoder",
             "data_to_step_time": load_checkpoint(ckpt_path).get("data_to_step_time", 0.0),
+            **provenance,
         },
     )
     return final

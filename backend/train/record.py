@@ -18,6 +18,7 @@ def training_record(run_dir: Path) -> dict:
         "stage": state["stage"],
         "command": state["command"],
         "commit": state["commit"],
+        "history": state.get("history", [{"command": state["command"], "commit": state["commit"], "from_step": 0}]),
         "steps": int(state["step"]),
         "wall_time_s": round(float(state["wall_s"]), 1),
         "data_to_step_time": round(float(state.get("data_to_step_time", 0.0)), 4),
