@@ -122,7 +122,7 @@ class Client:
     `timeout`: seconds to wait for an answer to a request. `reconnect_timeout`: how long `frames()`
     keeps trying to get a silent or restarted server back before raising `ServerUnavailable`.
     `silence`: seconds without any message (the server sends heartbeats) after which the
-    connection counts as lost while fetching.
+    connection counts as lost while fetching. `verify` checks the CRC-32 of every received buffer.
     """
 
     def __init__(
@@ -134,12 +134,14 @@ class Client:
         reconnect_timeout: float = 60.0,
         silence: float = 5.0,
         max_message_bytes: int = 1 << 30,
+        verify: bool = True,
     ):
         self.address = address
         self.timeout = timeout
         self.reconnect_timeout = reconnect_timeout
         self.silence = silence
         self.max_message_bytes = max_message_bytes
+        self.verify = verify
         self.server: dict | None = None
         self._keys = load_client_keys(curve_keys) if curve_keys is not None else None
         self._ctx = zmq.Context.instance()
@@ -186,7 +188,7 @@ class Client:
         if not self._sock.poll(int(max(0.0, timeout) * 1000)):
             return None
         frames = self._sock.recv_multipart(copy=False)
-        return P.decode(frames, allowed=P.SERVER_TYPES)
+        return P.decode(frames, allowed=P.SERVER_TYPES, verify=self.verify)
 
     def _unavailable(self, what: str, waited: float) -> ServerUnavailable:
         hint = " (or it refused this client's CURVE key)" if self._keys is not None else ""
