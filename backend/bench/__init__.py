@@ -7,7 +7,7 @@ both sides together. Results are written as one JSON object keyed by area.
 import statistics
 import time
 
-AREAS = ("mesh", "synth", "pipeline", "shaders")
+AREAS = ("mesh", "synth", "pipeline", "shaders", "server")
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:
