@@ -27,7 +27,7 @@ _RAW_SENDER = """
 import sys, zmq
 from backend.server.store import JobStore
 store, job, n, rounds, endpoint = JobStore(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-from backend.server.wire import protocol as P
+from blender_addon import protocol as P
 messages = [P.encode("FRAME", *store.read_frame(job, k), validate=False) for k in range(n)]
 sock = zmq.Context().socket(zmq.PUSH)
 sock.connect(endpoint)
@@ -77,7 +77,7 @@ def _fill_store(store_dir: Path, frames: int) -> tuple[str, int]:
     """A finished job of `frames` production-size frames; returns its id and bytes per frame."""
     from backend.mesh.writers import png_bytes
     from backend.server.store import JobStore
-    from backend.server.wire import protocol as P
+    from blender_addon import protocol as P
 
     rng = np.random.default_rng(0)
     store = JobStore(store_dir)

@@ -27,9 +27,9 @@ import zmq
 
 from backend.server.config import ServerConfig
 from backend.server.store import JobStore
-from backend.server.wire import protocol as P
 from backend.server.work import WorkTask
 from backend.server.workers import Worker, spawn_worker
+from blender_addon import protocol as P
 
 log = logging.getLogger("headfuse.server")
 

@@ -59,7 +59,7 @@ class WorkTask:
 def frame_record(out, job: str, seq: int) -> tuple[dict, list]:
     """A pipeline `FrameOutput` as a FRAME header (without its digest) and its raw buffers."""
     from backend.mesh.writers import png_bytes
-    from backend.server.wire import protocol
+    from blender_addon import protocol
 
     names, buffers = [], []
     mesh = out.mesh

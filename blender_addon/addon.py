@@ -1,0 +1,49 @@
+"""Registration of the add-on's classes, scene settings, menu entries and handlers (bpy)."""
+
+import bpy
+from bpy.app.handlers import persistent
+
+from . import jobs, operators, panel, preferences, preview, properties
+
+CLASSES = (
+    preferences.HeadfusePreferences,
+    properties.HeadfuseSceneSettings,
+    operators.HEADFUSE_OT_reconstruct,
+    operators.HEADFUSE_OT_cancel,
+    operators.HEADFUSE_OT_export,
+    operators.HEADFUSE_OT_start_backend,
+    panel.VIEW3D_PT_headfuse,
+)
+
+
+@persistent
+def resume_jobs(_filepath=None):
+    """After a .blend is opened, pick up a job that was still running on the server when it was saved."""
+    for scene in bpy.data.scenes:
+        hf = scene.headfuse
+        if hf.job_id and not hf.job_finished and not jobs.running(scene):
+            p = preferences.prefs()
+            hf.status = f"resuming job {hf.job_id} from frame {hf.frames_received}"
+            jobs.start(
+                scene,
+                jobs.JobRunner(p.server_address, p.key_folder, "", "", {}, job=hf.job_id, start_seq=hf.frames_received),
+            )
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.headfuse = bpy.props.PointerProperty(type=properties.HeadfuseSceneSettings)
+    preview.register()
+    bpy.types.TOPBAR_MT_file_export.append(operators.menu_export)
+    bpy.app.handlers.load_post.append(resume_jobs)
+
+
+def unregister():
+    preview.unregister()
+    bpy.app.handlers.load_post.remove(resume_jobs)
+    bpy.types.TOPBAR_MT_file_export.remove(operators.menu_export)
+    del bpy.types.Scene.headfuse
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
+    operators.stop_local_backend()
