@@ -14,7 +14,14 @@ def test_report_has_the_promised_keys_and_a_markdown_table(tmp_path):
     model = Lifter(encoder_preset("tiny"))
     cfg = EncoderEvalConfig(heads=1, resolution=16, mesh_resolution=16, mean_head_samples=2)
     result = evaluate_encoder(model, cache, cfg, progress=False)
-    for key in ("psnr_novel_30", "baseline_psnr_novel_30", "chamfer", "baseline_chamfer", "psnr_input", "ssim_novel_60"):
+    for key in (
+        "psnr_novel_30",
+        "baseline_psnr_novel_30",
+        "chamfer",
+        "baseline_chamfer",
+        "psnr_input",
+        "ssim_novel_60",
+    ):
         assert key in result
     assert 0.0 < result["psnr_input"] < 60.0 and -1.0 <= result["ssim_input"] <= 1.0
     js, md = write_report(result, tmp_path / "report.json")
