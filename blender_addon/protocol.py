@@ -138,6 +138,7 @@ OPTIONS = Field(
         "start": _int(0, 10_000_000, required=False),
         "stop": _int(1, 10_000_000, required=False, nullable=True),
         "stride": _int(1, 10_000, required=False),
+        "reference_frame": _int(0, 10_000_000, required=False, nullable=True),
         "name": _str(200, required=False),
     },
 )

@@ -316,6 +316,7 @@ class Server:
             "start": opts.get("start", 0),
             "stop": opts.get("stop"),
             "stride": opts.get("stride", 1),
+            "reference_frame": opts.get("reference_frame"),
         }
         if options["stop"] is not None and options["stop"] <= options["start"]:
             raise _Refused("bad_options", f"stop ({options['stop']}) must be greater than start ({options['start']})")
@@ -542,6 +543,7 @@ class Server:
             mesh_resolution=o["mesh_resolution"],
             texture_size=o["texture_size"],
             no_face=o["no_face"],
+            reference_frame=o.get("reference_frame"),
             max_frames=self.cfg.max_frames,
             max_video_pixels=self.cfg.max_video_pixels,
         )

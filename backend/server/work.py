@@ -46,6 +46,8 @@ class WorkTask:
     """Texture side in pixels (0: vertex colours only)."""
     no_face: str = "hold"
     """Policy for frames without a face: `hold` or `skip`."""
+    reference_frame: int | None = None
+    """Use this source frame of the video as the reference (the `reference` file is then ignored)."""
     max_frames: int = 100_000
     """Most frames the job may have in all."""
     max_video_pixels: int = 4096 * 4096
@@ -94,7 +96,7 @@ def frame_record(out, job: str, seq: int) -> tuple[dict, list]:
 
 
 def _check_inputs(task: WorkTask):
-    from backend.video import VideoError, open_video, read_image
+    from backend.video import VideoError, iter_frames, open_video, read_image
 
     try:
         info = open_video(task.video).info
@@ -111,11 +113,16 @@ def _check_inputs(task: WorkTask):
         if task.first_seq + count > task.max_frames:
             msg = f"{task.first_seq + count} frames; this server accepts at most {task.max_frames}"
             raise WorkError("too_large", msg)
+    if task.reference_frame is not None:
+        frame = next(iter_frames(task.video, task.reference_frame, task.reference_frame + 1), None)
+        if frame is None or not frame.ok:
+            why = frame.error if frame is not None else f"the video has no frame {task.reference_frame}"
+            raise WorkError("bad_reference", f"reference frame {task.reference_frame}: {why}")
+        return info, frame.image
     try:
-        read_image(task.reference)
+        return info, read_image(task.reference)
     except (FileNotFoundError, VideoError) as exc:
         raise WorkError("bad_reference", f"reference: {exc}") from None
-    return info
 
 
 def run_task(
@@ -138,7 +145,7 @@ def run_task(
     from backend.face.preprocess import NoFaceError
     from backend.pipeline import ReconstructConfig, reconstruct_clip
 
-    info = _check_inputs(task)
+    info, reference = _check_inputs(task)
     total = None
     if info.frame_count is not None:
         end = info.frame_count if task.stop is None else min(task.stop, info.frame_count)
@@ -155,7 +162,7 @@ def run_task(
     )
     counts = {"ok": 0, "held": 0, "skipped": 0}
     seq = task.first_seq
-    frames = reconstruct_clip(task.video, task.reference, cfg, lifter=lifter)
+    frames = reconstruct_clip(task.video, reference, cfg, lifter=lifter)
     try:
         while True:
             if should_stop():

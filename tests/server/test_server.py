@@ -57,6 +57,16 @@ def test_end_to_end_job(server, clip):
         assert [f.digest for f in again] == [f.digest for f in frames[1:]]
 
 
+def test_reference_taken_from_a_video_frame(server, clip):
+    with _client(server) as c:
+        job = c.submit(clip / "video.mp4", clip / "video.mp4", {**FAST, "stop": 2, "reference_frame": 0})
+        frames = list(c.frames(job))
+        assert [f.index for f in frames] == [0, 1] and frames[0].status == "ok"
+        bad = c.submit(clip / "video.mp4", clip / "video.mp4", {**FAST, "stop": 2, "reference_frame": 999})
+        with pytest.raises(RemoteError, match="reference frame 999"):
+            list(c.frames(bad))
+
+
 def test_local_path_shortcut_only_inside_allowed_folders(server, clip, tmp_path):
     with _client(server) as c:
         job = c.submit(clip / "video.mp4", clip / "reference.png", {**FAST, "stop": 1}, local_paths=True)
