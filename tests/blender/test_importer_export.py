@@ -88,6 +88,9 @@ def test_alembic_and_usd_keep_per_frame_geometry_and_pose(scene, frames, tmp_pat
     for t in range(1, 5):
         n, x = evaluated_mesh_stats(meshes[0], scene, t)
         assert n == expected(frames, t)[0] and abs(x - expected(frames, t)[1]) < 1e-4
+    ev = meshes[0].evaluated_get(bpy.context.evaluated_depsgraph_get())
+    assert "Col" in ev.to_mesh().color_attributes  # vertex colours travel too (as corner colours)
+    ev.to_mesh_clear()
 
 
 def test_fbx_keeps_one_object_per_frame_with_visibility_keys(scene, frames, tmp_path):
