@@ -17,6 +17,12 @@ CLASSES = (
 
 
 @persistent
+def stop_jobs(_filepath=None):
+    """Before another .blend is loaded: stop listening (the loaded file resumes its own jobs)."""
+    jobs.stop_all()
+
+
+@persistent
 def resume_jobs(_filepath=None):
     """After a .blend is opened, pick up a job that was still running on the server when it was saved."""
     for scene in bpy.data.scenes:
@@ -36,12 +42,15 @@ def register():
     bpy.types.Scene.headfuse = bpy.props.PointerProperty(type=properties.HeadfuseSceneSettings)
     preview.register()
     bpy.types.TOPBAR_MT_file_export.append(operators.menu_export)
+    bpy.app.handlers.load_pre.append(stop_jobs)
     bpy.app.handlers.load_post.append(resume_jobs)
 
 
 def unregister():
+    jobs.stop_all()
     preview.unregister()
     bpy.app.handlers.load_post.remove(resume_jobs)
+    bpy.app.handlers.load_pre.remove(stop_jobs)
     bpy.types.TOPBAR_MT_file_export.remove(operators.menu_export)
     del bpy.types.Scene.headfuse
     for cls in reversed(CLASSES):

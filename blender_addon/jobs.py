@@ -39,6 +39,7 @@ class JobRunner(threading.Thread):
         self.video, self.reference, self.options = video, reference, options
         self.job, self.start_seq = job, start_seq
         self.events: queue.Queue = queue.Queue()
+        self.stopping = threading.Event()
 
     def run(self) -> None:
         try:
@@ -63,6 +64,13 @@ class JobRunner(threading.Thread):
             self.events.put(("error", f"server error {exc.code}: {exc.message}"))
         except Exception as exc:  # anything else still reaches the panel instead of a silent thread death
             self.events.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def stop_all() -> None:
+    """Stop listening to every job (the server keeps working; reopening the .blend picks the job up)."""
+    for runner in list(_runners.values()):
+        runner.stopping.set()
+    _runners.clear()
 
 
 def cancel_job(address: str, keys: str | None, job: str) -> None:

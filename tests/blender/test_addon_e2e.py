@@ -111,6 +111,24 @@ def test_cancel_mid_job(addon, server):
     assert len(bpy.data.collections["head frames"].objects) == hf.frames_received - hf.skipped
 
 
+def test_a_saved_blend_picks_up_its_running_job_when_reopened(addon, server, tmp_path):
+    addon.server_address = server.endpoint
+    scene = bpy.context.scene
+    configure(scene.headfuse, frames=6)
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    pump(scene, until=lambda: scene.headfuse.frames_received >= 1)
+    path = str(tmp_path / "running.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=path)
+    saved = scene.headfuse.frames_received
+    bpy.ops.wm.open_mainfile(filepath=path)  # load_pre stops listening, load_post resumes from the file's state
+    scene = bpy.context.scene
+    hf = scene.headfuse
+    assert hf.frames_received == saved and jobs.running(scene)
+    pump(scene)
+    assert hf.error == "" and hf.job_finished and hf.frames_received == 6
+    assert sorted(o["headfuse_frame"] for o in bpy.data.collections["head frames"].objects) == list(range(6))
+
+
 def test_missing_video_is_reported_without_contacting_the_server(addon):
     scene = bpy.context.scene
     scene.headfuse.video = "/nonexistent/clip.mp4"
