@@ -40,13 +40,13 @@ sock.close(linger=-1)
 
 
 def weights_path() -> Path:
-    """The shipped tiny weights, else the checkpoint of the encoder training run."""
+    """The shipped tiny weights."""
     from backend.models.lifter import default_lifter_path
 
-    for path in (default_lifter_path(), ROOT / "runs" / "encoder-tiny" / "checkpoint.pt"):
-        if path.is_file():
-            return path
-    raise SystemExit("bench server: no lifter weights (backend/weights/tiny/lifter.pt); train or ship them first")
+    path = default_lifter_path()
+    if not path.is_file():
+        raise SystemExit(f"bench server: no lifter weights at {path}; train them (headfuse train --stage encoder)")
+    return path
 
 
 def _start_server(store: Path, workers: int, weights: Path | None) -> tuple[subprocess.Popen, str]:

@@ -9,7 +9,6 @@ n_fine=0: the parity figure). The field is the shipped tiny lifter's triplane of
 clip's reference image when the weights are there, otherwise a seeded random triplane field.
 """
 
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,31 +22,20 @@ from backend.render.glsl import GLSLPreview, psnr
 RESOLUTION = 256
 STEPS = 48
 BACKGROUND = 1.0
-REFERENCE_IMAGE = Path(__file__).resolve().parent.parent / "synth" / "assets" / "sample_clip" / "reference.png"
 
 
 def bench_field() -> tuple[torch.Tensor, TriplaneDecoder, str]:
-    """(planes `[1, 3, C, H, W]`, decoder, description) of the field the benchmark renders."""
-    path = default_lifter_path()
-    if path.is_file():
-        import cv2
+    """(planes `[1, 3, C, H, W]`, decoder, description): the shipped lifter on the sample clip's reference."""
+    import cv2
 
-        from backend.pipeline import crop_to_tensor
+    from backend.pipeline import crop_to_tensor
+    from backend.synth import SAMPLE_CLIP_DIR
 
-        lifter = load_lifter(path)
-        rgb = cv2.cvtColor(cv2.imread(str(REFERENCE_IMAGE)), cv2.COLOR_BGR2RGB)
-        with torch.no_grad():
-            planes = lifter(crop_to_tensor(rgb, lifter.cfg.image_size, torch.device("cpu")))
-        return planes, lifter.decoder, "shipped tiny lifter on the sample clip's reference image"
-    gen = torch.Generator().manual_seed(0)
-    torch.manual_seed(0)
-    decoder = TriplaneDecoder(24, 64, 16)
+    lifter = load_lifter(default_lifter_path())
+    rgb = cv2.cvtColor(cv2.imread(str(SAMPLE_CLIP_DIR / "reference.png")), cv2.COLOR_BGR2RGB)
     with torch.no_grad():
-        decoder.net[2].weight.mul_(4.0)
-        decoder.net[2].bias[0] = 2.0
-    coarse = torch.randn(3, 24, 8, 8, generator=gen)
-    planes = torch.nn.functional.interpolate(coarse, size=(64, 64), mode="bilinear", align_corners=False) * 2.0
-    return planes[None], decoder, "seeded random triplane 3x24x64x64 (no shipped lifter weights)"
+        planes = lifter(crop_to_tensor(rgb, lifter.cfg.image_size, torch.device("cpu")))
+    return planes, lifter.decoder, "shipped tiny lifter on the sample clip's reference image"
 
 
 def run(args) -> dict:

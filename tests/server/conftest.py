@@ -13,42 +13,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_WEIGHTS = ROOT / "backend" / "weights" / "tiny" / "lifter.pt"
-TRAINING_WEIGHTS = ROOT / "runs" / "encoder-tiny" / "checkpoint.pt"
 FAST = {"mesh_resolution": 32, "texture_size": 64}
 """Job options that keep test jobs small."""
 
 
-def _stand_in_weights(path: Path) -> Path:
-    """A lifter checkpoint for when no trained weights exist yet: seeded random weights whose density
-    output is rescaled so the field crosses the surface level (meshes come out; they are not heads)."""
-    import torch
-
-    from backend.checkpoint import save_checkpoint
-    from backend.config import EncoderConfig, config_to_dict
-    from backend.models.lifter import Lifter
-
-    torch.manual_seed(0)
-    model = Lifter(EncoderConfig()).eval()
-    with torch.no_grad():
-        field = model.field(model(torch.rand(1, 3, model.cfg.image_size, model.cfg.image_size)))
-        g = torch.linspace(-0.5, 0.5, 17)
-        points = torch.stack(torch.meshgrid(g, g, g, indexing="ij"), -1).reshape(1, -1, 3)
-        x = model.decoder.net(field._sample(field.planes, points, field.box_warp))[..., 0]
-        last = model.decoder.net[-1]
-        k = 40.0 / float(x.std())
-        last.weight[0] *= k
-        last.bias[0] = last.bias[0] * k - float(x.mean()) * k + 26.0
-    save_checkpoint(path, {"model": model.state_dict(), "encoder_config": config_to_dict(model.cfg)})
-    return path
-
-
 @pytest.fixture(scope="session")
-def weights(tmp_path_factory) -> Path:
-    """The shipped tiny weights, else the training run's checkpoint, else stand-in weights."""
-    for path in (SHIPPED_WEIGHTS, TRAINING_WEIGHTS):
-        if path.is_file():
-            return path
-    return _stand_in_weights(tmp_path_factory.mktemp("weights") / "lifter.pt")
+def weights() -> Path:
+    """The shipped tiny lifter weights."""
+    assert SHIPPED_WEIGHTS.is_file(), f"{SHIPPED_WEIGHTS} is missing: the tiny weights ship with the repository"
+    return SHIPPED_WEIGHTS
 
 
 @pytest.fixture(scope="session")
