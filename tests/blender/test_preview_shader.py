@@ -25,12 +25,10 @@ METRES = 0.33
 def preview(scene):
     import addon_utils
 
-    addon_utils.enable("blender_addon", default_set=False)
+    addon_utils.enable("blender_addon", default_set=False)  # registers the preview with the rest of the add-on
     from blender_addon import preview
 
-    preview.register()
     yield preview
-    preview.unregister()
     preview.clear()
     addon_utils.disable("blender_addon")
 
