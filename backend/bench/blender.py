@@ -44,9 +44,12 @@ def run(args) -> dict:
     pydata_s = time.perf_counter() - t0
     geometry_only = np.mean([len(m.vertices) for m in bpy.data.meshes if m.name.startswith("attr")])
     return {
-        "vertices": int(verts.shape[0]), "faces": int(faces.shape[0]), "frames": frames,
-        "import_fps": round(frames / attr_s, 2), "from_pydata_fps": round(frames / pydata_s, 2),
+        "vertices": int(verts.shape[0]),
+        "faces": int(faces.shape[0]),
+        "frames": frames,
+        "import_fps": round(frames / attr_s, 2),
+        "from_pydata_fps": round(frames / pydata_s, 2),
         "speedup_vs_from_pydata": round(pydata_s / attr_s, 2),
-        "note": "attribute path includes UVs and per-corner byte colours; from_pydata builds geometry only",
+        "note": "attribute path includes UVs and per-vertex byte colours; from_pydata builds geometry only",
         "check_vertices": int(geometry_only),
     }

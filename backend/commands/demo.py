@@ -19,7 +19,6 @@ NAME = "demo"
 HELP = "run the whole path headless (server + Blender add-on) on the sample clip; results in --out"
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     parser.add_argument("--frames", type=int, default=12, help="frames of the sample clip to reconstruct")
@@ -63,8 +62,22 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     address = f"tcp://127.0.0.1:{_free_port()}"
     store = Path(tempfile.mkdtemp(prefix="headfuse-demo-store-"))
-    server = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--bind", address, "--store", str(store),
-                               "--workers", "1", "--device", "cpu"])
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "backend",
+            "serve",
+            "--bind",
+            address,
+            "--store",
+            str(store),
+            "--workers",
+            "1",
+            "--device",
+            "cpu",
+        ]
+    )
     try:
         return _run_blender(args, out, address)
     finally:
@@ -79,12 +92,13 @@ def _run_blender(args, out: Path, address: str) -> int:
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="headfuse-demo-blender-"))
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     import addon_utils
-    import bpy
+    import bpy  # first: it puts Blender's own modules (addon_utils) on the path
 
     from backend.synth import SAMPLE_CLIP_DIR
     from blender_addon import export, jobs
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.preferences.filepaths.save_version = 0  # no demo.blend1 backups
     addon_utils.enable("blender_addon", default_set=True, handle_error=None)
     prefs = bpy.context.preferences.addons["blender_addon"].preferences
     prefs.server_address = address
