@@ -84,6 +84,11 @@ class Frame:
     """The baked texture as PNG bytes."""
     texture_shape: tuple | None = None
     """(H, W, 3) of the texture."""
+    triplane: dict | None = None
+    """With the job option `triplanes`: `planes` float16 [3, C, H, W] and the decoder's `w1`, `b1`, `w2`,
+    `b2` (float16), for the live preview; None otherwise."""
+    metres_per_box_unit: float | None = None
+    """The server's scale from the field's box units to the metres of the meshes and poses."""
 
 
 def load_client_keys(folder: str | Path) -> tuple[bytes, bytes, bytes]:
@@ -389,4 +394,7 @@ def _frame_from(msg: P.Message) -> Frame:
         frame.texture_png = bytes(msg.buffers["texture"])
         desc = next(d for d in h["buffers"] if d["name"] == "texture")
         frame.texture_shape = tuple(desc["shape"])
+    if "planes" in msg.buffers:
+        frame.triplane = {name: msg.array(name) for name in ("planes", "w1", "b1", "w2", "b2")}
+    frame.metres_per_box_unit = h.get("metres_per_box_unit")
     return frame

@@ -12,7 +12,7 @@ import time
 
 import bpy
 
-from . import importer
+from . import importer, preview
 from .client import Client, RemoteError, ServerUnavailable
 
 FRAMES_PER_TICK = 4
@@ -141,6 +141,14 @@ def drain(scene_name: str):
             frame = event[1]
             if frame.vertices is not None:
                 importer.add_frame(scene, hf.object_name, frame_dict(frame), hf.timeline_start, _texture_dir(hf))
+                if frame.triplane is not None:
+                    preview.set_frame_triplane(
+                        hf.timeline_start + frame.index,
+                        frame.triplane["planes"],
+                        {k: frame.triplane[k] for k in ("w1", "b1", "w2", "b2")},
+                        frame.camera,
+                        frame.metres_per_box_unit,
+                    )
                 if frame.camera and hf.frames_received == 0:
                     _setup_plate(scene, hf, frame.camera)
             else:

@@ -7,7 +7,7 @@ import subprocess
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import export, jobs
+from . import export, jobs, preview
 from .preferences import prefs
 
 _backend: subprocess.Popen | None = None
@@ -21,6 +21,7 @@ def job_options(hf) -> dict:
         "texture_size": hf.texture_size,
         "start": hf.frame_start,
         "name": hf.object_name,
+        "triplanes": True,  # each frame's field too, so the live preview can draw any frame
     }
     if hf.frame_end >= 0:
         options["stop"] = hf.frame_end + 1
@@ -53,6 +54,7 @@ class HEADFUSE_OT_reconstruct(bpy.types.Operator):
         hf.error, hf.status, hf.progress = "", "connecting", 0.0
         hf.frames_received = hf.frames_total = hf.skipped = 0
         hf.started_at, hf.job_id, hf.job_finished = 0.0, "", False
+        preview.clear()
         jobs.start(scene, jobs.JobRunner(p.server_address, p.key_folder, video, reference, job_options(hf)))
         return {"FINISHED"}
 

@@ -28,7 +28,7 @@ CAPABILITIES = ("upload", "local-path", "credits", "fetch", "cancel", "heartbeat
 
 MAX_HEADER_BYTES = 64 * 1024
 """Largest JSON header accepted."""
-MAX_BUFFERS = 8
+MAX_BUFFERS = 16
 """Most raw buffers after the header."""
 MAX_CHUNK_BYTES = 8 * 1024 * 1024
 """Largest UPLOAD chunk a client may send (the server announces its own, possibly smaller, chunk size)."""
@@ -62,20 +62,27 @@ JOB_STATES = ("uploading", "queued", "running", "done", "failed", "cancelled")
 FINAL_STATES = ("done", "failed", "cancelled")
 
 FRAME_BUFFERS = {
-    "vertices": ("float32", 3),
-    "faces": ("int32", 3),
-    "colors": ("uint8", 3),
-    "uv": ("float32", 2),
-    "normals": ("float32", 3),
-    "texture": ("png", None),
+    "vertices": ("float32", 2, 3),
+    "faces": ("int32", 2, 3),
+    "colors": ("uint8", 2, 3),
+    "uv": ("float32", 2, 2),
+    "normals": ("float32", 2, 3),
+    "texture": ("png", 3, 3),
+    "planes": ("float16", 4, None),
+    "w1": ("float16", 2, None),
+    "b1": ("float16", 1, None),
+    "w2": ("float16", 2, None),
+    "b2": ("float16", 1, None),
 }
-"""Buffers a FRAME may carry: name -> (dtype, size of the last axis). `texture` is PNG bytes whose
-descriptor shape is the decoded image's [H, W, 3]."""
+"""Buffers a FRAME may carry: name -> (dtype, rank, size of the last axis or None). `texture` is PNG
+bytes whose descriptor shape is the decoded image's [H, W, 3]. With the job option `triplanes`, a
+frame also carries its field for the live preview: `planes` [3, C, H, W] and the decoder MLP
+`w1` [hidden, C], `b1` [hidden], `w2` [1 + F, hidden], `b2` [1 + F], all float16."""
 
 INPUT_FILES = ("video", "reference")
 """The files a job needs."""
 
-_DTYPE_SIZES = {"float32": 4, "int32": 4, "uint8": 1, "png": 1, "bytes": 1}
+_DTYPE_SIZES = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "png": 1, "bytes": 1}
 
 
 class ProtocolError(ValueError):
@@ -139,6 +146,7 @@ OPTIONS = Field(
         "stop": _int(1, 10_000_000, required=False, nullable=True),
         "stride": _int(1, 10_000, required=False),
         "reference_frame": _int(0, 10_000_000, required=False, nullable=True),
+        "triplanes": Field("bool", required=False),
         "name": _str(200, required=False),
     },
 )
@@ -186,7 +194,7 @@ JOB_RECORD = Field(
 _BUFFER = Field(
     "dict",
     fields={
-        "name": _str(32, pattern=r"[a-z_]+"),
+        "name": _str(32, pattern=r"[a-z][a-z0-9_]*"),
         "dtype": _str(choices=tuple(_DTYPE_SIZES)),
         "shape": Field("list", max_len=4, item=_int(0, MAX_ELEMENTS)),
         "nbytes": _int(0, 1 << 32),
@@ -248,6 +256,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "reason": _str(2000, nullable=True),
         "camera": Field("map", nullable=True, max_len=32, item=Field("matrix")),
         "timings_ms": Field("map", max_len=32, item=Field("num", lo=0, hi=1e9)),
+        "metres_per_box_unit": Field("num", lo=1e-6, hi=1e6, required=False),
         "digest": _SHA256,
         "buffers": Field("list", max_len=len(FRAME_BUFFERS), item=_BUFFER),
     },
@@ -415,11 +424,11 @@ def _check_buffer(desc: dict, buf, verify: bool, mtype: str) -> None:
     if mtype == "FRAME":
         if name not in FRAME_BUFFERS:
             _fail(where, f"a buffer named one of {', '.join(FRAME_BUFFERS)}", name)
-        want_dtype, last = FRAME_BUFFERS[name]
+        want_dtype, rank, last = FRAME_BUFFERS[name]
         if dtype != want_dtype:
             _fail(where, f"dtype {want_dtype}", dtype)
-        if len(shape) != (3 if name == "texture" else 2) or (last is not None and shape[-1] != last):
-            _fail(where, f"shape [N, {last}]" if last else "shape [H, W, 3]", shape)
+        if len(shape) != rank or (last is not None and shape[-1] != last):
+            _fail(where, f"a shape of rank {rank}" + (f" ending in {last}" if last else ""), shape)
     elif name != "chunk" or dtype != "bytes" or len(shape) != 1:
         _fail(where, "one buffer named chunk, dtype bytes, shape [n]", desc)
     count = math.prod(shape)

@@ -317,6 +317,7 @@ class Server:
             "stop": opts.get("stop"),
             "stride": opts.get("stride", 1),
             "reference_frame": opts.get("reference_frame"),
+            "triplanes": bool(opts.get("triplanes", False)),
         }
         if options["stop"] is not None and options["stop"] <= options["start"]:
             raise _Refused("bad_options", f"stop ({options['stop']}) must be greater than start ({options['start']})")
@@ -544,6 +545,7 @@ class Server:
             texture_size=o["texture_size"],
             no_face=o["no_face"],
             reference_frame=o.get("reference_frame"),
+            triplanes=o.get("triplanes", False),
             max_frames=self.cfg.max_frames,
             max_video_pixels=self.cfg.max_video_pixels,
         )

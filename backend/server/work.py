@@ -48,6 +48,8 @@ class WorkTask:
     """Policy for frames without a face: `hold` or `skip`."""
     reference_frame: int | None = None
     """Use this source frame of the video as the reference (the `reference` file is then ignored)."""
+    triplanes: bool = False
+    """Also store and send each frame's triplane and decoder (float16) for the live preview."""
     max_frames: int = 100_000
     """Most frames the job may have in all."""
     max_video_pixels: int = 4096 * 4096
@@ -58,9 +60,12 @@ class WorkTask:
         return asdict(self)
 
 
-def frame_record(out, job: str, seq: int) -> tuple[dict, list]:
-    """A pipeline `FrameOutput` as a FRAME header (without its digest) and its raw buffers."""
+def frame_record(out, job: str, seq: int, triplanes: bool = False) -> tuple[dict, list]:
+    """A pipeline `FrameOutput` as a FRAME header (without its digest) and its raw buffers; with
+    `triplanes`, the frame's field too (planes `[3, C, H, W]` and decoder arrays, float16)."""
     from backend.mesh.writers import png_bytes
+    from backend.render.glsl import decoder_arrays
+    from backend.units import METRES_PER_BOX_UNIT
     from blender_addon import protocol
 
     names, buffers = [], []
@@ -82,6 +87,12 @@ def frame_record(out, job: str, seq: int) -> tuple[dict, list]:
             png = png_bytes(mesh.texture)
             names.append(protocol.describe("texture", png, "png", mesh.texture.shape))
             buffers.append(png)
+    if triplanes and out.triplane is not None:
+        field = {"planes": out.triplane.planes[0].detach().cpu().numpy(), **decoder_arrays(out.triplane.decoder)}
+        for name, arr in field.items():
+            arr = np.ascontiguousarray(arr, dtype=np.float16)
+            names.append(protocol.describe(name, arr))
+            buffers.append(arr)
     header = {
         "job": job,
         "seq": seq,
@@ -90,6 +101,7 @@ def frame_record(out, job: str, seq: int) -> tuple[dict, list]:
         "reason": out.reason,
         "camera": out.camera,
         "timings_ms": {k: round(float(v), 3) for k, v in out.timings_ms.items()},
+        "metres_per_box_unit": METRES_PER_BOX_UNIT,
         "buffers": names,
     }
     return header, buffers
@@ -177,7 +189,7 @@ def run_task(
                 break
             if seq >= task.max_frames:
                 raise WorkError("too_large", f"more than {task.max_frames} frames", out.index)
-            header, buffers = frame_record(out, task.job, seq)
+            header, buffers = frame_record(out, task.job, seq, task.triplanes)
             store.write_frame(task.job, seq, header, buffers)
             counts[out.status] += 1
             report({"event": "frame", "seq": seq, "index": int(out.index), "status": out.status, "reason": out.reason})

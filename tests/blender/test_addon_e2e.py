@@ -74,6 +74,10 @@ def test_reconstruct_from_the_panel_puts_every_frame_on_the_timeline(addon, serv
         ev = seq.evaluated_get(bpy.context.evaluated_depsgraph_get())
         assert len(ev.data.vertices) == len(o.data.vertices)
         assert np.allclose(np.array(ev.matrix_world), np.array(o.matrix_world), atol=1e-5)  # head pose keyed
+    from blender_addon import preview
+
+    assert sorted(preview.CACHE) == [hf.timeline_start + i for i in range(FRAMES)]  # fields for the live preview
+    assert preview.message(scene) == ""
     cam = bpy.data.objects["head camera"]
     assert scene.camera == cam and cam.data.lens > 1.0
     # A Workbench render through the plate camera shows the head in the middle of the frame.

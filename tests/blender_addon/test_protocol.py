@@ -57,7 +57,7 @@ def test_frame_round_trip_keeps_arrays_and_fields():
         (lambda h: h.update(reason="x" * 5000), "at most 2000 characters"),
         (lambda h: h["camera"].update(m=[[[[1]]]]), "nested at most twice"),
         (lambda h: h["buffers"][0].update(dtype="int32"), "dtype float32"),
-        (lambda h: h["buffers"][0].update(shape=[4, 4]), "shape [N, 3]"),
+        (lambda h: h["buffers"][0].update(shape=[4, 4]), "rank 2 ending in 3"),
         (lambda h: h["buffers"][0].update(nbytes=40), "nbytes ="),
         (lambda h: h["buffers"][1].update(crc32=1), "CRC-32 mismatch"),
         (lambda h: h["buffers"][1].update(name="vertices"), "buffer names repeat"),
@@ -82,7 +82,7 @@ def test_frame_header_violations_are_named(change, words):
         ([b'"HELLO"'], "expected a JSON object"),
         ([b'{"type": "PICKLE", "v": 1}'], "header.type: expected one of"),
         ([b'{"type": "HEARTBEAT", "v": 1}', b"surplus"], "describes 0 buffers, 1 arrived"),
-        ([b'{"type": "HEARTBEAT", "v": 1}'] + [b""] * 12, "at most 8 buffers"),
+        ([b'{"type": "HEARTBEAT", "v": 1}'] + [b""] * 20, "at most 16 buffers"),
         ([b" " * (P.MAX_HEADER_BYTES + 1)], "the limit is"),
     ],
 )

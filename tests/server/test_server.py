@@ -57,6 +57,19 @@ def test_end_to_end_job(server, clip):
         assert [f.digest for f in again] == [f.digest for f in frames[1:]]
 
 
+def test_frames_carry_their_triplane_on_request(server, clip):
+    with _client(server) as c:
+        job = c.submit(clip / "video.mp4", clip / "reference.png", {**FAST, "stop": 1, "triplanes": True})
+        frame = next(iter(c.frames(job)))
+        assert frame.status == "ok" and frame.metres_per_box_unit == pytest.approx(0.43)
+        t = frame.triplane
+        assert t["planes"].dtype == np.float16 and t["planes"].shape == (3, 24, 64, 64)
+        assert t["w1"].shape == (64, 24) and t["b1"].shape == (64,) and t["w2"].shape == (17, 64)
+        assert np.isfinite(t["planes"].astype(np.float32)).all()
+        plain = c.submit(clip / "video.mp4", clip / "reference.png", {**FAST, "stop": 1})
+        assert next(iter(c.frames(plain))).triplane is None  # off unless asked: frames stay small
+
+
 def test_reference_taken_from_a_video_frame(server, clip):
     with _client(server) as c:
         job = c.submit(clip / "video.mp4", clip / "video.mp4", {**FAST, "stop": 2, "reference_frame": 0})
