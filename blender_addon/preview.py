@@ -20,12 +20,17 @@ import numpy as np
 from bpy.props import BoolProperty, IntProperty
 
 from .importer import head_matrix
+from .triplane_pack import (
+    channel_groups,
+    check_decoder,
+    hidden_groups,
+    pack_checked_decoder,
+    pack_checked_planes,
+    weight_vec4s,
+)
 
 VERTEX_SHADER = "fullscreen.vert"
 FRAGMENT_SHADER = "triplane_raymarch.frag"
-MAX_CHANNELS = 32
-MAX_HIDDEN = 128
-MAX_UBO_BYTES = 16384
 ORTHO_BACKOFF = 100.0
 """Orthographic rays start this far (box units) behind the view plane, so they cross the whole box."""
 CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -41,20 +46,6 @@ _STATE: dict = {"handler": None, "error": "", "shaders": {}, "field": None, "bat
 # ----------------------------------------------------------------------------- packing (numpy)
 
 
-def _groups(n: int) -> int:
-    return (n + 3) // 4
-
-
-def _hidden_groups(hidden: int) -> int:
-    return 4 * ((hidden + 15) // 16)  # the shader runs hidden units in blocks of 16
-
-
-def weight_vec4s(channels: int, hidden: int) -> int:
-    """Length in vec4s of the packed decoder (see the layout in triplane_raymarch.frag)."""
-    cg, hg = _groups(channels), _hidden_groups(hidden)
-    return 4 * hg * cg + 5 * hg + 1
-
-
 def pack_decoder(decoder) -> np.ndarray:
     """Decoder arrays w1 `[hidden, C]`, b1 `[hidden]`, w2 `[1 + F, hidden]`, b2 `[1 + F]` (any float
     dtype) -> the shader's uniform buffer `[N, 4]` float32. Raises ValueError on bad input."""
@@ -66,32 +57,8 @@ def pack_decoder(decoder) -> np.ndarray:
     if missing:
         raise ValueError(f"decoder is missing {', '.join(missing)}")
     arr = {k: np.asarray(decoder[k], dtype=np.float32) for k in ("w1", "b1", "w2", "b2")}
-    if arr["w1"].ndim != 2:
-        raise ValueError(f"decoder w1 must be [hidden, C], got {arr['w1'].shape}")
-    hidden, channels = arr["w1"].shape
-    if arr["b1"].shape != (hidden,):
-        raise ValueError(f"decoder b1 must be [{hidden}], got {arr['b1'].shape}")
-    if arr["w2"].ndim != 2 or arr["w2"].shape[1] != hidden or arr["w2"].shape[0] < 4:
-        raise ValueError(f"decoder w2 must be [1 + F >= 4, {hidden}], got {arr['w2'].shape}")
-    if arr["b2"].shape != (arr["w2"].shape[0],):
-        raise ValueError(f"decoder b2 must be [{arr['w2'].shape[0]}], got {arr['b2'].shape}")
-    for k, v in arr.items():
-        if not np.isfinite(v).all():
-            raise ValueError(f"decoder {k} contains {int((~np.isfinite(v)).sum())} NaN/inf values")
-    if channels > MAX_CHANNELS or hidden > MAX_HIDDEN or 16 * weight_vec4s(channels, hidden) > MAX_UBO_BYTES:
-        raise ValueError(
-            f"decoder with {channels} channels and {hidden} hidden units is too large for the preview (at most "
-            f"{MAX_CHANNELS} channels, {MAX_HIDDEN} hidden units and {MAX_UBO_BYTES // 1024} KiB of weights)"
-        )
-    cg, hg = _groups(channels), _hidden_groups(hidden)
-    w1 = np.zeros((4 * hg, 4 * cg), np.float32)
-    w1[:hidden, :channels] = arr["w1"] / 3.0  # the shader sums the planes; the renderer averages
-    b1 = np.zeros(4 * hg, np.float32)
-    b1[:hidden] = arr["b1"]
-    w2 = np.zeros((4, 4 * hg), np.float32)  # density, r, g, b
-    w2[:, :hidden] = arr["w2"][:4]
-    out = np.concatenate([w1.reshape(-1), b1, w2.reshape(-1), arr["b2"][:4]])
-    return out.reshape(weight_vec4s(channels, hidden), 4)
+    check_decoder(arr)
+    return pack_checked_decoder(arr)
 
 
 def pack_planes(planes, max_size: int = 16384, max_layers: int = 2048) -> np.ndarray:
@@ -105,15 +72,11 @@ def pack_planes(planes, max_size: int = 16384, max_layers: int = 2048) -> np.nda
     if p.ndim != 4 or p.shape[0] != 3:
         raise ValueError(f"triplane must have shape [3, C, H, W] (planes xy, xz, yz), got {tuple(p.shape)}")
     _, c, h, w = p.shape
-    if min(h, w) < 2 or max(h, w) + 2 > max_size or 3 * _groups(c) > max_layers:
+    if min(h, w) < 2 or max(h, w) + 2 > max_size or 3 * channel_groups(c) > max_layers:
         raise ValueError(f"triplane of shape {tuple(p.shape)} does not fit this GPU's textures")
     if not np.isfinite(p).all():
         raise ValueError(f"triplane contains {int((~np.isfinite(p)).sum())} NaN/inf values")
-    cg = _groups(c)
-    out = np.zeros((3, cg * 4, h + 2, w + 2), np.float32)
-    out[:, :c, 1:-1, 1:-1] = p
-    out = out.reshape(3, cg, 4, h + 2, w + 2).transpose(0, 1, 3, 4, 2)
-    return np.ascontiguousarray(out.reshape(3 * cg, h + 2, w + 2, 4))
+    return pack_checked_planes(p)
 
 
 def box_to_world(camera: dict | None, metres_per_box_unit: float) -> np.ndarray:
@@ -209,7 +172,7 @@ def create_info(channels: int, hidden: int):
     vdecls, vbody = _split((d / VERTEX_SHADER).read_text())
     fdecls, fbody = _split((d / FRAGMENT_SHADER).read_text())
     info = gpu.types.GPUShaderCreateInfo()
-    cg, hg = _groups(channels), _hidden_groups(hidden)
+    cg, hg = channel_groups(channels), hidden_groups(hidden)
     for name, value in (("C_GROUPS", cg), ("H_GROUPS", hg), ("WEIGHT_VEC4S", weight_vec4s(channels, hidden))):
         info.define(name, str(value))
     iface = gpu.types.GPUStageInterfaceInfo("headfuse_preview_iface")
@@ -243,7 +206,7 @@ def shader(channels: int, hidden: int):
     """The compiled preview shader for this decoder size (cached)."""
     import gpu
 
-    key = (_groups(channels), _hidden_groups(hidden))
+    key = (channel_groups(channels), hidden_groups(hidden))
     if key not in _STATE["shaders"]:
         _STATE["shaders"][key] = gpu.shader.create_from_info(create_info(channels, hidden))
     return _STATE["shaders"][key]

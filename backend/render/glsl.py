@@ -17,33 +17,21 @@ import numpy as np
 import torch
 
 from backend.render.decoder import TriplaneDecoder
+from blender_addon.triplane_pack import (
+    channel_groups,
+    check_decoder,
+    hidden_groups,
+    pack_checked_decoder,
+    pack_checked_planes,
+    weight_vec4s,
+)
 
 SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
 VERTEX_SHADER = "fullscreen.vert"
 FRAGMENT_SHADER = "triplane_raymarch.frag"
 MAX_PLANE_SIZE = 4094
 """Largest plane side: the texture adds a one-texel zero border and GL guarantees 4096 texels."""
-MAX_CHANNELS = 32
-"""Most plane channels the shader decodes."""
-MAX_HIDDEN = 128
-"""Most hidden units of the decoder the shader evaluates."""
-MAX_UBO_BYTES = 16384
-"""The decoder must fit the smallest uniform buffer OpenGL guarantees."""
 FULLSCREEN_TRIANGLE = np.array([-1.0, -1.0, 3.0, -1.0, -1.0, 3.0], dtype=np.float32)
-
-
-def _groups(n: int) -> int:
-    return (n + 3) // 4
-
-
-def _hidden_groups(hidden: int) -> int:
-    return 4 * ((hidden + 15) // 16)  # the shader runs hidden units in blocks of 16
-
-
-def weight_vec4s(channels: int, hidden: int) -> int:
-    """Length in vec4s of the packed decoder for `channels` plane channels and `hidden` units."""
-    cg, hg = _groups(channels), _hidden_groups(hidden)
-    return 4 * hg * cg + 5 * hg + 1
 
 
 def shader_sources(channels: int, hidden: int) -> tuple[str, str]:
@@ -52,7 +40,7 @@ def shader_sources(channels: int, hidden: int) -> tuple[str, str]:
     frag = (SHADER_DIR / FRAGMENT_SHADER).read_text()
     version, _, body = frag.partition("\n")
     defines = (
-        f"#define C_GROUPS {_groups(channels)}\n#define H_GROUPS {_hidden_groups(hidden)}\n"
+        f"#define C_GROUPS {channel_groups(channels)}\n#define H_GROUPS {hidden_groups(hidden)}\n"
         f"#define WEIGHT_VEC4S {weight_vec4s(channels, hidden)}\n"
     )
     return vert, f"{version}\n{defines}{body}"
@@ -72,23 +60,7 @@ def decoder_arrays(decoder) -> dict[str, np.ndarray]:
     if missing:
         raise ValueError(f"decoder is missing {', '.join(missing)}")
     arr = {k: _numpy(decoder[k]) for k in ("w1", "b1", "w2", "b2")}
-    if arr["w1"].ndim != 2:
-        raise ValueError(f"decoder w1 must be [hidden, C], got {arr['w1'].shape}")
-    hidden, channels = arr["w1"].shape
-    if arr["b1"].shape != (hidden,):
-        raise ValueError(f"decoder b1 must be [{hidden}], got {arr['b1'].shape}")
-    if arr["w2"].ndim != 2 or arr["w2"].shape[1] != hidden or arr["w2"].shape[0] < 4:
-        raise ValueError(f"decoder w2 must be [1 + F >= 4, {hidden}], got {arr['w2'].shape}")
-    if arr["b2"].shape != (arr["w2"].shape[0],):
-        raise ValueError(f"decoder b2 must be [{arr['w2'].shape[0]}], got {arr['b2'].shape}")
-    for k, v in arr.items():
-        if not np.isfinite(v).all():
-            raise ValueError(f"decoder {k} contains {int((~np.isfinite(v)).sum())} NaN/inf values")
-    if channels > MAX_CHANNELS or hidden > MAX_HIDDEN or 16 * weight_vec4s(channels, hidden) > MAX_UBO_BYTES:
-        raise ValueError(
-            f"decoder with {channels} channels and {hidden} hidden units is too large for the preview (at most "
-            f"{MAX_CHANNELS} channels, {MAX_HIDDEN} hidden units and {MAX_UBO_BYTES // 1024} KiB of weights)"
-        )
+    check_decoder(arr)
     return arr
 
 
@@ -103,17 +75,7 @@ def pack_decoder(decoder) -> np.ndarray:
 
     W1 is divided by 3 there: the shader sums the three planes, the renderer averages them.
     """
-    arr = decoder_arrays(decoder)
-    hidden, channels = arr["w1"].shape
-    cg, hg = _groups(channels), _hidden_groups(hidden)
-    w1 = np.zeros((4 * hg, 4 * cg), np.float32)
-    w1[:hidden, :channels] = arr["w1"] / 3.0
-    b1 = np.zeros(4 * hg, np.float32)
-    b1[:hidden] = arr["b1"]
-    w2 = np.zeros((4, 4 * hg), np.float32)  # density, r, g, b
-    w2[:, :hidden] = arr["w2"][:4]
-    out = np.concatenate([w1.reshape(-1), b1, w2.reshape(-1), arr["b2"][:4]])
-    return out.reshape(weight_vec4s(channels, hidden), 4)
+    return pack_checked_decoder(decoder_arrays(decoder))
 
 
 def pack_planes(planes) -> np.ndarray:
@@ -132,12 +94,7 @@ def pack_planes(planes) -> np.ndarray:
         raise ValueError(f"triplane planes must be between 2 and {MAX_PLANE_SIZE} texels a side, got {h}x{w}")
     if not np.isfinite(p).all():
         raise ValueError(f"triplane contains {int((~np.isfinite(p)).sum())} NaN/inf values")
-    cg = _groups(c)
-    out = np.zeros((3, cg * 4, h + 2, w + 2), np.float32)
-    out[:, :c, 1:-1, 1:-1] = p
-    return np.ascontiguousarray(
-        out.reshape(3, cg, 4, h + 2, w + 2).transpose(0, 1, 3, 4, 2).reshape(3 * cg, h + 2, w + 2, 4)
-    )
+    return pack_checked_planes(p)
 
 
 def check_field(planes, decoder) -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +135,7 @@ class GLSLPreview:
         return self.ctx.info["GL_RENDERER"]
 
     def _program(self, channels: int, hidden: int):
-        key = (_groups(channels), _hidden_groups(hidden))
+        key = (channel_groups(channels), hidden_groups(hidden))
         if key not in self._programs:
             vert, frag = shader_sources(channels, hidden)
             prog = self.ctx.program(vertex_shader=vert, fragment_shader=frag)
