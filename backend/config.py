@@ -103,6 +103,58 @@ def encoder_preset(name: str) -> EncoderConfig:
     raise ValueError(f"unknown config {name!r}: expected 'tiny' or 'paper'")
 
 
+@dataclass
+class FusionConfig:
+    """The undistorter U, the visibility head and the fuser F (stage 2). Every network exists once
+    per plane (xy, xz, yz): three independent networks of the same shape, never shared."""
+
+    plane_channels: int = 24
+    """Triplane channels C (must match the lifter's)."""
+    plane_size: int = 64
+    """Triplane resolution P (must match the lifter's)."""
+    flow_levels: int = 3
+    """Undistorter pyramid levels, SPyNet-style, each at twice the resolution of the one before."""
+    flow_finest: int = 32
+    """Resolution of the finest flow level (the flow is upsampled to P for the warp)."""
+    flow_width: int = 24
+    """Channels of each level's flow network."""
+    flow_kernel: int = 3
+    """Kernel size of the flow networks."""
+    max_flow: float = 0.25
+    """Largest flow per level in plane units (tanh-bounded; the plane spans 2)."""
+    visibility_width: int = 16
+    """Channels of the visibility head."""
+    visibility_size: int = 32
+    """Resolution of the visibility triplanes it is supervised at."""
+    fuser_width: int = 32
+    """Channels of the fuser's full-resolution features."""
+    fuser_blocks: int = 2
+    """Residual blocks at half resolution in the fuser."""
+    state_channels: int = 24
+    """Channels of the fuser's recurrent state (half resolution, per plane)."""
+
+
+def fusion_preset(name: str) -> FusionConfig:
+    """`tiny` (trained on a CPU, shipped, matches the tiny lifter) or `paper` (3x32x256x256 planes)."""
+    if name == "tiny":
+        return FusionConfig()
+    if name == "paper":
+        return FusionConfig(
+            plane_channels=32,
+            plane_size=256,
+            flow_levels=5,
+            flow_finest=256,
+            flow_width=64,
+            flow_kernel=7,
+            visibility_width=32,
+            visibility_size=64,
+            fuser_width=96,
+            fuser_blocks=6,
+            state_channels=64,
+        )
+    raise ValueError(f"unknown config {name!r}: expected 'tiny' or 'paper'")
+
+
 def config_to_dict(cfg: Any) -> dict:
     """A dataclass config (nested allowed) as a JSON-friendly dict."""
     return dataclasses.asdict(cfg)

@@ -9,11 +9,14 @@ import torch
 from backend.checkpoint import load_checkpoint
 
 
-def training_record(run_dir: Path) -> dict:
-    """What `run_dir/lifter.pt` carries about its making, plus the data it was trained on."""
-    state = load_checkpoint(run_dir / "lifter.pt")
+def training_record(run_dir: Path, weights: str = "lifter.pt") -> dict:
+    """What `run_dir/weights` carries about its making, plus the data it was trained on."""
+    state = load_checkpoint(run_dir / weights)
     log = [json.loads(line) for line in (run_dir / "train.log").read_text().splitlines() if line.strip()]
-    samples = sorted((run_dir / "samples").glob("sample_*.npz"))
+    data = Path(state.get("data_dir", run_dir / "samples"))
+    samples = [f for f in data.glob("*.npz") if not f.name.endswith(".part.npz")]
+    config_key = "fusion_config" if state["stage"] == "fusion" else "encoder_config"
+    extra = {"lifter_sha256": state["lifter_sha256"], "lifter": state["lifter"]} if state["stage"] == "fusion" else {}
     return {
         "stage": state["stage"],
         "command": state["command"],
@@ -22,9 +25,10 @@ def training_record(run_dir: Path) -> dict:
         "steps": int(state["step"]),
         "wall_time_s": round(float(state["wall_s"]), 1),
         "data_to_step_time": round(float(state.get("data_to_step_time", 0.0)), 4),
-        "encoder_config": state["encoder_config"],
+        config_key: state[config_key],
         "train_config": state["train_config"],
         "samples": len(samples),
+        **extra,
         "final_losses": {k: v for k, v in log[-1].items() if k not in ("step", "lr", "wall_s")} if log else {},
         "parameters": sum(v.numel() for v in state["model"].values()),
         "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads()},
@@ -32,8 +36,8 @@ def training_record(run_dir: Path) -> dict:
     }
 
 
-def write_training_record(run_dir: Path, out: Path | None = None) -> Path:
-    """Write `training_record.json` (default: in the run folder)."""
+def write_training_record(run_dir: Path, weights: str = "lifter.pt", out: Path | None = None) -> Path:
+    """Write `training_record.json` (default: in the run folder) for `run_dir/weights`."""
     out = out or run_dir / "training_record.json"
-    out.write_text(json.dumps(training_record(run_dir), indent=2) + "\n")
+    out.write_text(json.dumps(training_record(run_dir, weights), indent=2) + "\n")
     return out
