@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("doctor", "bench", "synth", "train", "eval", "reconstruct", "demo", "serve", "keys")
+COMMANDS = ("doctor", "bench", "synth", "train", "eval", "reconstruct", "demo", "serve", "keys", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:

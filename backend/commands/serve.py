@@ -12,6 +12,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bind", default="tcp://127.0.0.1:5555", help="ZeroMQ endpoint (tcp://127.0.0.1:* picks a free port)"
     )
     parser.add_argument("--workers", type=int, default=1, help="local worker processes (0: queue and serve only)")
+    parser.add_argument(
+        "--ray",
+        default=None,
+        metavar="ADDRESS",
+        help="run the work on a Ray cluster (head host:port, auto, or local); --workers = Ray actors",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (worker i uses GPU i mod count)")
     parser.add_argument("--store", type=Path, default=Path("jobs"), help="job store folder (default ./jobs)")
     parser.add_argument("--weights", default=None, help="lifter checkpoint (default: the shipped tiny weights)")
@@ -52,6 +58,7 @@ def run(args) -> int:
     cfg = ServerConfig(
         bind=args.bind,
         workers=args.workers,
+        ray=args.ray,
         device=args.device,
         store=args.store,
         weights=args.weights,
@@ -67,7 +74,7 @@ def run(args) -> int:
     server = Server(cfg)
     try:
         endpoint = server.start()
-    except (StoreLockedError, FileNotFoundError, ValueError) as exc:
+    except (StoreLockedError, FileNotFoundError, ValueError, ConnectionError) as exc:
         server.close()
         raise SystemExit(f"serve: {exc}") from None
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -13,6 +13,10 @@ class ServerConfig:
     workers: int = 1
     """Local worker processes (spawned); each loads the model once. 0 queues jobs and serves stored
     results without running anything."""
+    ray: str | None = None
+    """Run the work on a Ray cluster instead of local processes: the head's address (`host:port`), `auto`, or
+    `local` (a private single-machine cluster). `workers` is then the number of actors (one GPU each where the
+    cluster has GPUs); the store and the input files must be at the same path on every node."""
     device: str = "auto"
     """`auto`, `cpu` or `cuda`; with several GPUs worker i uses GPU i modulo their count."""
     store: Path = Path("jobs")

@@ -1,4 +1,5 @@
-"""The ZeroMQ inference server: one ROUTER socket, a job queue, local worker processes, a job store.
+"""The ZeroMQ inference server: one ROUTER socket, a job queue, workers (local processes, or actors on a Ray
+cluster with `ServerConfig.ray`: `backend.server.cluster`), a job store.
 
 One thread runs everything (`Server.serve`): it polls the socket, the workers' pipes and their
 process sentinels. Guarantees:
@@ -103,6 +104,7 @@ class Server:
         self._poller = zmq.Poller()
         self._last_heartbeat = 0.0
         self._allowed = [Path(os.path.realpath(p)) for p in cfg.allow_local_paths]
+        self._ray_started = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -125,11 +127,24 @@ class Server:
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self._sock = sock
         self._poller.register(sock, zmq.POLLIN)
-        threads = max(1, (os.cpu_count() or 1) // max(1, self.cfg.workers))
+        if self.cfg.ray:
+            from backend.server.cluster import connect
+
+            self._ray_started = connect(self.cfg.ray)
         for i in range(self.cfg.workers):
-            self._add_worker(spawn_worker(i, str(self.cfg.store), self.cfg.weights, self.cfg.device, threads))
-        log.info("listening on %s (%d workers, store %s)", self.endpoint, self.cfg.workers, self.cfg.store)
+            self._add_worker(self._spawn(i))
+        where = f"Ray cluster {self.cfg.ray}" if self.cfg.ray else "local"
+        log.info("listening on %s (%d %s workers, store %s)", self.endpoint, self.cfg.workers, where, self.cfg.store)
         return self.endpoint
+
+    def _spawn(self, index: int) -> Worker:
+        """Start worker `index`: a local process, or with `cfg.ray` a handle on a Ray actor."""
+        threads = max(1, (os.cpu_count() or 1) // max(1, self.cfg.workers))
+        if self.cfg.ray:
+            from backend.server.cluster import spawn_ray_worker
+
+            return spawn_ray_worker(index, str(self.cfg.store), self.cfg.weights, self.cfg.device, 1)
+        return spawn_worker(index, str(self.cfg.store), self.cfg.weights, self.cfg.device, threads)
 
     def _setup_curve(self, sock: zmq.Socket, keys: Path) -> None:
         from zmq.auth import load_certificate
@@ -172,6 +187,11 @@ class Server:
         if self._ctx is not None:
             self._ctx.term()
             self._ctx = None
+        if self._ray_started:
+            import ray
+
+            ray.shutdown()
+            self._ray_started = False
         self.store.unlock()
 
     def serve(self) -> None:
@@ -309,7 +329,7 @@ class Server:
         cfg = self.cfg
         opts = h["options"]
         options = {
-            "mode": opts.get("mode", "per-frame"),
+            "mode": opts.get("mode", "fused"),
             "mesh_resolution": opts.get("mesh_resolution", cfg.mesh_resolution),
             "texture_size": opts.get("texture_size", cfg.texture_size),
             "no_face": opts.get("no_face", "hold"),
@@ -645,8 +665,7 @@ class Server:
                 else:
                     self._enqueue(job, front=True)
         if was_ready and self._running:
-            threads = max(1, (os.cpu_count() or 1) // max(1, self.cfg.workers))
-            self._add_worker(spawn_worker(w.index, str(self.cfg.store), self.cfg.weights, self.cfg.device, threads))
+            self._add_worker(self._spawn(w.index))
 
     # ------------------------------------------------------------------ timers
 

@@ -119,13 +119,25 @@ class JobStore:
         return self.job_dir(job) / "frames" / f"{seq:06d}.frame"
 
     def write_frame(self, job: str, seq: int, header: dict, buffers: list) -> dict:
-        """Store a finished frame atomically; returns the header with its `digest` (SHA-256 of the buffers)."""
+        """Store a finished frame atomically; returns the header with its `digest` (SHA-256 of the buffers).
+
+        Idempotent for retried work: when a complete, checksum-valid frame of the same source index is
+        already stored at `seq` (a chunk re-run after its worker died), that one is kept and its header
+        returned, so a frame already announced never changes."""
+        path = self.frame_path(job, seq)
+        if path.exists():
+            try:
+                stored, _ = parse_frame(path.read_bytes(), verify=True)
+            except (OSError, ValueError):
+                stored = None
+            if stored is not None and stored.get("index") == header.get("index"):
+                return stored
         digest = hashlib.sha256()
         for buf in buffers:
             digest.update(buf)
         header = {**header, "digest": digest.hexdigest()}
         data = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
-        atomic_write(self.frame_path(job, seq), [MAGIC, _LEN.pack(len(data)), data, *buffers])
+        atomic_write(path, [MAGIC, _LEN.pack(len(data)), data, *buffers])
         return header
 
     def read_frame(self, job: str, seq: int, verify: bool = False) -> tuple[dict, list[memoryview]]:

@@ -38,8 +38,11 @@ class WorkTask:
     """One past the last source frame (None: to the end)."""
     stride: int = 1
     """Take every stride-th source frame."""
-    mode: str = "per-frame"
-    """Reconstruction mode."""
+    warmup: int = 0
+    """Frames (in stride units) before `start` that are reconstructed first, to warm the recurrent state and the
+    face tracker's smoothing, but neither stored nor reported (a chunk of a longer clip starts warm)."""
+    mode: str = "fused"
+    """Reconstruction mode: `fused` or `per-frame`."""
     mesh_resolution: int = 128
     """Marching-cubes cells per side."""
     texture_size: int = 512
@@ -140,15 +143,20 @@ def _check_inputs(task: WorkTask):
 def run_task(
     task: WorkTask,
     store,
-    lifter,
+    networks,
     report: Callable[[dict], None],
     should_stop: Callable[[], bool],
     device: str = "cpu",
+    on_frame: Callable[[object, int], None] | None = None,
 ) -> dict:
-    """Run `task`: every finished frame is written to `store` (a `JobStore`) before `report` hears of it.
+    """Run `task` with `networks` (a `pipeline.Networks`): every finished frame is written to `store` (a
+    `JobStore`) before `report` hears of it.
 
     `report` receives plain dicts: `{"event": "started", "frames_total"}` then `{"event": "frame", "seq",
     "index", "status", "reason"}` per frame. `should_stop()` is asked between frames (True stops the work).
+    With `task.warmup`, the pipeline starts `warmup * stride` source frames before `start` (as many as there
+    are before it) and those frames are dropped. `on_frame(output, seq)`, when given, gets each stored frame's pipeline
+    `FrameOutput` after it is stored and before it is reported (extra per-frame outputs, e.g. mesh files).
     Returns `{"state": "done" | "cancelled", "frames", "ok", "held", "skipped"}` counting this task's
     frames; raises `WorkError` for input the job cannot use.
     """
@@ -163,18 +171,22 @@ def run_task(
         end = info.frame_count if task.stop is None else min(task.stop, info.frame_count)
         total = task.first_seq + max(0, (end - task.start + task.stride - 1) // task.stride)
     report({"event": "started", "frames_total": total})
+    if task.warmup < 0:
+        raise WorkError("bad_options", f"warmup must be >= 0, not {task.warmup}")
     cfg = ReconstructConfig(
         mode=task.mode,
         mesh=MeshConfig(resolution=task.mesh_resolution, texture_size=task.texture_size),
         face=FaceConfig(no_face=task.no_face),
-        start=task.start,
+        start=task.start - min(task.warmup, task.start // task.stride) * task.stride,  # same phase as start
         stop=task.stop,
         stride=task.stride,
         device=device,
     )
     counts = {"ok": 0, "held": 0, "skipped": 0}
     seq = task.first_seq
-    frames = reconstruct_clip(task.video, reference, cfg, lifter=lifter)
+    if task.mode == "fused" and networks.fusion is None:
+        raise WorkError("bad_options", f"mode fused: {networks.fusion_error}")
+    frames = reconstruct_clip(task.video, reference, cfg, lifter=networks.lifter, fusion=networks.fusion)
     try:
         while True:
             if should_stop():
@@ -187,10 +199,14 @@ def run_task(
                 raise WorkError("bad_options", str(exc)) from None
             if out is None:
                 break
+            if out.index < task.start:
+                continue  # a warm-up frame
             if seq >= task.max_frames:
                 raise WorkError("too_large", f"more than {task.max_frames} frames", out.index)
             header, buffers = frame_record(out, task.job, seq, task.triplanes)
             store.write_frame(task.job, seq, header, buffers)
+            if on_frame is not None:
+                on_frame(out, seq)
             counts[out.status] += 1
             report({"event": "frame", "seq": seq, "index": int(out.index), "status": out.status, "reason": out.reason})
             seq += 1

@@ -39,13 +39,13 @@ def worker_main(conn, index: int, store_root: str, weights: str | None, device: 
         import torch
 
         from backend.device import resolve_device
-        from backend.models.lifter import load_lifter
+        from backend.pipeline import load_networks
 
         torch.set_num_threads(max(1, threads))
         dev = resolve_device(device)
         if dev.type == "cuda" and dev.index is None and torch.cuda.device_count() > 1:
             dev = torch.device(f"cuda:{index % torch.cuda.device_count()}")
-        lifter = load_lifter(weights, dev)
+        networks = load_networks(weights, device=dev)
     except Exception as exc:
         conn.send({"event": "fatal", "message": f"worker {index} cannot start: {type(exc).__name__}: {exc}"})
         return
@@ -73,7 +73,7 @@ def worker_main(conn, index: int, store_root: str, weights: str | None, device: 
             conn.send({**event, "job": job})
 
         try:
-            result = run_task(task, store, lifter, report, should_stop, device=str(dev))
+            result = run_task(task, store, networks, report, should_stop, device=str(dev))
             conn.send({"event": "finished", "job": task.job, **result})
         except WorkError as exc:
             failure = {"code": exc.code, "message": exc.message, "index": exc.index}

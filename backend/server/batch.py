@@ -1,0 +1,449 @@
+"""Batches: many clips, each split into chunks of frames that run in parallel (`headfuse batch`).
+
+A clip of N frames becomes chunks of `chunk` frames; chunk c covers frames `[c*chunk, (c+1)*chunk)` and
+starts `warmup` frames early (`WorkTask.warmup`): those frames warm the recurrent state and the face
+tracker's smoothing and are dropped, so the chunk's first frame is computed as in an unchunked run.
+Chunks go to a `RayPool` (a Ray cluster) or a `LocalPool` (this process); every frame lands in the job
+store `OUT/.store/<clip>/` first, then the per-clip outputs that `headfuse reconstruct` writes:
+`OUT/<clip>/meshes/frame_NNNNNN.glb`, `manifest.json`, `preview.png`. A clip that fails (unreadable,
+no reference, no face) fails alone; the others go on.
+
+Each clip's reference image is a sidecar file beside it, `NAME.ref.png` (or `.ref.jpg` / `.ref.jpeg`)
+for `NAME.mp4` (or a folder `NAME/`), else frame `ref_frame` of the clip itself.
+"""
+
+import json
+import re
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from glob import glob, has_magic
+from pathlib import Path
+
+import numpy as np
+
+from backend.server.store import JobStore
+from backend.server.work import WorkTask
+
+SIDECAR_SUFFIXES = (".ref.png", ".ref.jpg", ".ref.jpeg")
+"""Reference image names beside a clip `NAME.EXT`: `NAME.ref.png` and so on, first found wins."""
+LIST_SUFFIXES = (".txt", ".list")
+"""A clip argument with one of these suffixes is a list file: one clip per line (`#` comments)."""
+STORE_DIR = ".store"
+"""The job store's folder inside the output folder."""
+
+
+class BatchError(ValueError):
+    """The batch cannot start (no clips, bad arguments)."""
+
+
+@dataclass
+class Clip:
+    """One clip of a batch and what became of it."""
+
+    name: str
+    """Output folder name (unique in the batch) and job id in the store."""
+    video: Path
+    """The clip (anything `backend.video` reads)."""
+    reference: Path | None = None
+    """Its sidecar reference image (None: `ref_frame` of the clip is used)."""
+    ref_frame: int | None = None
+    """Source frame used as the reference when there is no sidecar."""
+    frames_total: int | None = None
+    """Frames the clip has."""
+    chunks: int = 0
+    """Chunks it was split into."""
+    chunks_done: int = 0
+    """Chunks that have finished."""
+    frames: dict = field(default_factory=dict)
+    """Manifest entries of finished frames with a mesh, by source index."""
+    skipped: dict = field(default_factory=dict)
+    """Reasons of finished frames without a mesh, by source index."""
+    held: int = 0
+    """Frames whose face was lost and the last good view reused."""
+    error: str | None = None
+    """Why the clip failed (None: it did not)."""
+    elapsed_s: float = 0.0
+    """Wall time from its first chunk's start to its last chunk's end."""
+
+    @property
+    def done(self) -> bool:
+        """No more work will run for it."""
+        return self.error is not None or (self.chunks > 0 and self.chunks_done == self.chunks)
+
+    @property
+    def frames_done(self) -> int:
+        """Finished frames (with or without a mesh)."""
+        return len(self.frames) + len(self.skipped)
+
+
+def sidecar(video: Path) -> Path | None:
+    """The reference image beside `video` (`NAME.ref.png` for `NAME.mp4` or a folder `NAME`), or None."""
+    stem = video.name if video.is_dir() else video.stem
+    for suffix in SIDECAR_SUFFIXES:
+        path = video.with_name(stem + suffix)
+        if path.is_file():
+            return path
+    return None
+
+
+def _is_reference(path: Path) -> bool:
+    return any(path.name.lower().endswith(s) for s in SIDECAR_SUFFIXES)
+
+
+def find_clips(items: list[str], ref_frame: int | None = None) -> list[Clip]:
+    """Clips from files, folders, glob patterns and list files (one path per line, relative to the list file;
+    blank lines and `#` comments skipped); sidecar references matched by a glob are not clips. Raises
+    `BatchError` for a path that does not exist or a glob that matches nothing."""
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if has_magic(item):
+            matches = sorted(Path(m) for m in glob(item))
+            if not matches:
+                raise BatchError(f"batch: {item} matches no file")
+            paths += [m for m in matches if not _is_reference(m)]
+        elif p.suffix.lower() in LIST_SUFFIXES and p.is_file():
+            for n, line in enumerate(p.read_text().splitlines(), 1):
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    entry = Path(line) if Path(line).is_absolute() else p.parent / line
+                    if not entry.exists():
+                        raise BatchError(f"batch: {p}:{n}: {entry} does not exist")
+                    paths.append(entry)
+        elif p.exists():
+            paths.append(p)
+        else:
+            raise BatchError(f"batch: {item} does not exist")
+    clips, names = [], Counter()
+    for path in paths:
+        stem = path.name if path.is_dir() else path.stem
+        names[stem] += 1
+        name = stem if names[stem] == 1 else f"{stem}_{names[stem]}"
+        clips.append(Clip(name, path, sidecar(path), None))
+        if clips[-1].reference is None:
+            clips[-1].ref_frame = ref_frame
+    if not clips:
+        raise BatchError("batch: no clips given")
+    return clips
+
+
+def plan_chunks(job: str, video: str, frames: int, chunk: int, warmup: int, **options) -> list[WorkTask]:
+    """WorkTasks for a clip of `frames` frames: chunks of `chunk` frames, each but the first started `warmup`
+    frames early. `options` are further `WorkTask` fields (reference, mode, mesh_resolution, ...)."""
+    if chunk < 1 or warmup < 0:
+        raise BatchError(f"batch: need --chunk >= 1 and --warmup >= 0 (got {chunk} and {warmup})")
+    return [
+        WorkTask(job=job, video=video, first_seq=s, start=s, stop=min(frames, s + chunk), warmup=warmup, **options)
+        for s in range(0, frames, chunk)
+    ]
+
+
+class FrameFiles:
+    """The per-frame outputs a worker writes for a batch clip (a `run_task` `on_frame` hook): mesh files
+    `DIR/meshes/frame_NNNNNN.FMT` and, for the frames in `preview`, a contact-sheet row `DIR/.preview/NNNNNN.png`."""
+
+    def __init__(self, dir: str, formats: list[str], preview: list[int]):
+        self.dir = Path(dir)
+        self.formats = formats
+        self.preview = set(preview)
+
+    def __call__(self, out, seq: int) -> None:
+        """Write the files of one `FrameOutput` (frames without a mesh have none)."""
+        from PIL import Image
+
+        from backend.mesh.writers import write_mesh
+        from backend.preview import contact_sheet_row
+
+        if out.mesh is None:
+            return
+        (self.dir / "meshes").mkdir(parents=True, exist_ok=True)
+        for fmt in self.formats:
+            write_mesh(out.mesh, self.dir / "meshes" / f"frame_{out.index:06d}.{fmt}")
+        if out.index in self.preview and out.crop is not None and out.triplane is not None:
+            (self.dir / ".preview").mkdir(exist_ok=True)
+            tmp = self.dir / ".preview" / f".{out.index:06d}.png"
+            Image.fromarray(contact_sheet_row(out)).save(tmp, format="PNG")
+            tmp.replace(self.dir / ".preview" / f"{out.index:06d}.png")
+
+
+@dataclass
+class BatchOptions:
+    """How every clip of a batch is reconstructed."""
+
+    mode: str = "fused"
+    """Reconstruction mode: `fused` or `per-frame`."""
+    mesh_resolution: int = 128
+    """Marching-cubes cells per side."""
+    texture_size: int = 512
+    """Texture side in pixels (0: vertex colours only)."""
+    no_face: str = "hold"
+    """Policy for frames without a face."""
+    formats: list[str] = field(default_factory=lambda: ["glb"])
+    """Mesh file formats."""
+    chunk: int = 32
+    """Frames per chunk."""
+    warmup: int = 4
+    """Frames each chunk (but a clip's first) starts early."""
+    preview_frames: int = 6
+    """Frames in each clip's contact sheet `preview.png` (0: none; each costs two volume renders)."""
+    triplanes: bool = False
+    """Also keep each frame's triplane in the store (for seam measurements)."""
+
+
+class Batch:
+    """Runs `clips` through `pool` (a `RayPool` or `LocalPool` on the store `out/.store`) into `out`.
+
+    `start()` checks every clip and queues its chunks; `step(timeout)` handles the events that arrive
+    and returns the number of frames that finished; `finished` says when all is done; `cancel()` stops
+    the rest; `close()` writes every clip's manifest and preview (also after a cancel)."""
+
+    def __init__(self, clips: list[Clip], out: Path, pool, options: BatchOptions):
+        self.clips = {c.name: c for c in clips}
+        self.out = Path(out)
+        self.pool = pool
+        self.options = options
+        self.store = JobStore(self.out / STORE_DIR)
+        self._started: dict[str, float] = {}
+        self._manifests: dict[str, dict] = {}
+
+    @property
+    def frames_total(self) -> int:
+        """Frames in all clips that could be opened."""
+        return sum(c.frames_total or 0 for c in self.clips.values() if c.chunks)
+
+    @property
+    def finished(self) -> bool:
+        """Every clip is done or failed and nothing runs."""
+        return all(c.done for c in self.clips.values()) and not self.pool.pending()
+
+    def start(self) -> None:
+        """Check each clip (readable, a reference, frames) and queue its chunks; a bad clip fails here."""
+        from backend import __version__
+        from backend.video import VideoError, open_video
+
+        o = self.options
+        for clip in self.clips.values():
+            try:
+                info = open_video(clip.video).info
+            except (FileNotFoundError, VideoError) as exc:
+                clip.error = f"bad_video: {exc}"
+                continue
+            if clip.reference is None and clip.ref_frame is None:
+                names = " or ".join(clip.video.with_name(clip.video.stem + s).name for s in SIDECAR_SUFFIXES[:2])
+                clip.error = f"no_reference: {clip.video}: put {names} beside it, or pass --ref-frame N"
+                continue
+            if not info.frame_count:
+                clip.error = f"bad_video: {clip.video}: the number of frames cannot be read"
+                continue
+            clip.frames_total = info.frame_count
+            d = self.out / clip.name
+            (d / "meshes").mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(d / ".preview", ignore_errors=True)
+            shutil.rmtree(self.store.job_dir(clip.name), ignore_errors=True)  # a new run starts afresh
+            self.store.create({"job": clip.name, "state": "running", "created": time.time(), "video": str(clip.video)})
+            tasks = plan_chunks(
+                clip.name,
+                str(clip.video.resolve()),
+                info.frame_count,
+                o.chunk,
+                o.warmup,
+                reference=str(clip.reference.resolve()) if clip.reference else "",
+                reference_frame=None if clip.reference else clip.ref_frame,
+                mode=o.mode,
+                mesh_resolution=o.mesh_resolution,
+                texture_size=o.texture_size,
+                no_face=o.no_face,
+                triplanes=o.triplanes,
+            )
+            every = max(1, info.frame_count // max(1, o.preview_frames))
+            preview = list(range(0, info.frame_count, every))[: o.preview_frames]
+            outputs = {"dir": str(d.resolve()), "formats": o.formats, "preview": preview}
+            clip.chunks = len(tasks)
+            self._manifests[clip.name] = {
+                "headfuse": __version__,
+                "video": str(clip.video),
+                "reference": str(clip.reference) if clip.reference else f"frame {clip.ref_frame} of the video",
+                "mode": o.mode,
+                "units": "metres",
+                "up": "+y",
+                "camera_axes": "OpenCV (x right, y down, z forward)",
+                "mesh": {"resolution": o.mesh_resolution, "texture_size": o.texture_size},
+                "source": {"fps": info.fps, "width": info.width, "height": info.height},
+                "chunks": {"chunk": o.chunk, "warmup": o.warmup, "count": len(tasks)},
+            }
+            for task in tasks:
+                self.pool.submit(task, outputs)
+
+    def step(self, timeout: float = 0.2) -> int:
+        """Handle the events that arrive within `timeout` seconds; returns the frames newly finished."""
+        new = 0
+        for task, event in self.pool.poll(timeout):
+            clip = self.clips[task.job]
+            kind = event["event"]
+            if kind == "started":
+                self._started.setdefault(clip.name, time.perf_counter())
+            elif kind == "frame" and clip.error is None:
+                new += self._on_frame(clip, event)
+            elif kind == "failed" and clip.error is None:
+                where = f" frame {event['index']}" if event.get("index") is not None else ""
+                if event["code"] in ("no_face", "bad_reference"):
+                    where += f" (reference {clip.reference or f'frame {clip.ref_frame}'})"
+                clip.error = f"{event['code']}: {clip.video}{where}: {event['message']}"
+                self.pool.cancel(clip.name)
+                self._finish(clip)
+            elif kind == "finished":
+                clip.chunks_done += 1
+                if clip.chunks_done == clip.chunks and clip.error is None:
+                    self._finish(clip)
+        return new
+
+    def _on_frame(self, clip: Clip, event: dict) -> int:
+        index = event["index"]
+        if index in clip.frames or index in clip.skipped:
+            return 0  # a retried chunk re-announcing a frame that is already stored
+        header, _ = self.store.read_frame(clip.name, event["seq"])
+        if event["status"] == "skipped":
+            clip.skipped[index] = event["reason"]
+            return 1
+        clip.held += event["status"] == "held"
+        shapes = {b["name"]: b["shape"] for b in header["buffers"]}
+        clip.frames[index] = {
+            "index": index,
+            "status": event["status"],
+            "reason": event["reason"],
+            "files": {fmt: f"meshes/frame_{index:06d}.{fmt}" for fmt in self.options.formats},
+            "vertices": int(shapes["vertices"][0]),
+            "faces": int(shapes["faces"][0]),
+            "camera": header["camera"],
+            "timings_ms": {k: round(v, 1) for k, v in header["timings_ms"].items()},
+            "seq": event["seq"],
+        }
+        return 1
+
+    def _finish(self, clip: Clip) -> None:
+        if clip.name in self._started:
+            clip.elapsed_s = time.perf_counter() - self._started[clip.name]
+        if clip.error is None and clip.frames_done and not clip.frames:
+            reasons = Counter(_reason_kind(r) for r in clip.skipped.values()).most_common(1)
+            clip.error = f"no_face: no usable face in any of the {clip.frames_done} frames ({reasons[0][0]})"
+        self._write(clip)
+
+    def _write(self, clip: Clip) -> None:
+        """The clip's manifest.json (and preview.png from the rows its workers rendered)."""
+        from PIL import Image
+
+        from backend.preview import save_contact_sheet
+
+        if clip.name not in self._manifests:
+            return
+        d = self.out / clip.name
+        manifest = dict(self._manifests[clip.name])
+        manifest["frames"] = [clip.frames[k] for k in sorted(clip.frames)]
+        manifest["skipped"] = [{"index": k, "reason": clip.skipped[k]} for k in sorted(clip.skipped)]
+        manifest["error"] = clip.error
+        manifest["elapsed_s"] = round(clip.elapsed_s, 2)
+        tmp = d / "manifest.json.part"
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        tmp.replace(d / "manifest.json")
+        rows = sorted((d / ".preview").glob("[0-9]*.png"))
+        if rows:
+            save_contact_sheet([np.asarray(Image.open(p).convert("RGB")) for p in rows], d / "preview.png")
+
+    def cancel(self) -> None:
+        """Stop every clip's remaining work (what is finished stays)."""
+        for clip in self.clips.values():
+            if not clip.done:
+                self.pool.cancel(clip.name)
+                clip.error = clip.error or "cancelled"
+
+    def close(self) -> None:
+        """Write every clip's manifest and preview, drop the preview rows, write OUT/summary.json."""
+        for clip in self.clips.values():
+            if clip.name in self._started and not clip.elapsed_s:
+                clip.elapsed_s = time.perf_counter() - self._started[clip.name]
+            self._write(clip)
+            shutil.rmtree(self.out / clip.name / ".preview", ignore_errors=True)
+        rows = summary_rows(list(self.clips.values()))
+        (self.out / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def _reason_kind(reason: str | None) -> str:
+    """A skip reason without its frame numbers (`no face detected; holding the view of frame N`)."""
+    return re.sub(r"\d+", "N", reason or "unknown")
+
+
+def summary_rows(clips: list[Clip]) -> list[dict]:
+    """One plain dict per clip: name, video, frames, ok, held, skipped, skip reasons with counts, error."""
+    rows = []
+    for c in clips:
+        reasons = Counter(_reason_kind(r) for r in c.skipped.values())
+        rows.append(
+            {
+                "clip": c.name,
+                "video": str(c.video),
+                "frames": c.frames_done,
+                "frames_total": c.frames_total,
+                "ok": len(c.frames) - c.held,
+                "held": c.held,
+                "skipped": len(c.skipped),
+                "skip_reasons": dict(reasons.most_common()),
+                "error": c.error,
+                "seconds": round(c.elapsed_s, 1),
+            }
+        )
+    return rows
+
+
+def summary_table(clips: list[Clip]) -> str:
+    """The end-of-batch table (one line per clip) as text."""
+    rows = summary_rows(clips)
+    head = ("clip", "frames", "ok", "held", "skipped", "skipped because", "error")
+    lines = []
+    for r in rows:
+        why = "; ".join(f"{n}x {k}" for k, n in r["skip_reasons"].items()) or "-"
+        total = r["frames_total"] if r["frames_total"] is not None else "?"
+        lines.append(
+            (r["clip"], f"{r['frames']}/{total}", str(r["ok"]), str(r["held"]), str(r["skipped"]), why,
+             r["error"] or "-")
+        )  # fmt: skip
+    widths = [min(60, max(len(h), *(len(x[i]) for x in lines))) for i, h in enumerate(head[:-1])]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
+    out = [fmt.format(*head), fmt.format(*("-" * w for w in widths), "-----")]
+    out += [fmt.format(*(x[i][:60] for i in range(len(head) - 1)), x[-1]) for x in lines]
+    return "\n".join(out)
+
+
+def stored_planes(store: JobStore, job: str, count: int) -> list[np.ndarray]:
+    """The triplanes `[3, C, H, W]` (float32) of frames 0..count-1 of a job stored with `triplanes`; a frame
+    without one (skipped) is a ValueError naming it."""
+    planes = []
+    for seq in range(count):
+        header, buffers = store.read_frame(job, seq, verify=True)
+        names = [b["name"] for b in header["buffers"]]
+        if "planes" not in names:
+            raise ValueError(f"job {job} frame {seq} (source {header['index']}): no triplane stored")
+        desc = header["buffers"][names.index("planes")]
+        arr = np.frombuffer(buffers[names.index("planes")], dtype=np.float16).reshape(desc["shape"])
+        planes.append(arr.astype(np.float32))
+    return planes
+
+
+def seam_variation(planes: list[np.ndarray], chunk_starts: list[int]) -> dict:
+    """Temporal variation across chunk boundaries against within chunks.
+
+    `planes`: per-frame canonical triplanes `[3, C, H, W]` in frame order (the field in the fixed head
+    frame, so consecutive frames are comparable whatever the mesh); `chunk_starts`: positions where a chunk
+    begins (0 and those past the end are ignored). The change of frame p is `mean |T_p - T_{p-1}|`; returns
+    `{"across", "within", "ratio"}` with the mean change at chunk starts, elsewhere, and their ratio
+    (about 1 when boundaries do not show)."""
+    if len(planes) < 3:
+        raise ValueError(f"seam_variation: need at least 3 frames, got {len(planes)}")
+    change = np.array([float(np.mean(np.abs(planes[p] - planes[p - 1]))) for p in range(1, len(planes))])
+    starts = {p for p in chunk_starts if 0 < p < len(planes)}
+    if not starts or len(starts) == len(change):
+        raise ValueError("seam_variation: need both frames at chunk starts and frames within chunks")
+    mask = np.array([p in starts for p in range(1, len(planes))])
+    across, within = float(change[mask].mean()), float(change[~mask].mean())
+    return {"across": across, "within": within, "ratio": across / within if within > 0 else float("inf")}
