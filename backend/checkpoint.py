@@ -4,6 +4,7 @@ Loaded with `torch.load(weights_only=True)`: only tensors and plain containers, 
 pickled objects.
 """
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -40,6 +41,11 @@ def command_line() -> str:
     if argv and argv[0].endswith(("headfuse", "__main__.py")):
         argv[0] = "headfuse"
     return " ".join(argv)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file (which weights a checkpoint or a cache was made with)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:

@@ -1,7 +1,8 @@
-"""One clip: frames -> face preprocessing -> lifter -> field -> mesh, as a generator.
+"""One clip: frames -> face preprocessing -> lifter -> (undistorter + fuser) -> field -> mesh, as a generator.
 
 `reconstruct_clip` yields one `FrameOutput` per source frame in order, as soon as it is done, and
-holds one frame at a time (memory does not grow with the clip). Frames without a usable face come
+holds one frame at a time (memory does not grow with the clip: in `fused` mode the recurrent state
+is one frame's worth). Frames without a usable face come
 out with status `skipped` and the reason; nothing raises for one bad frame. The server, the CLI
 and the benchmarks all run this same generator.
 """
@@ -18,6 +19,7 @@ from backend.config import MeshConfig
 from backend.face.config import FaceConfig
 from backend.face.preprocess import FacePreprocessor, FaceResult
 from backend.mesh import EmptySurfaceError, Mesh, mesh_from_field
+from backend.models.fusion import FusionNet, FusionState, load_fusion
 from backend.models.lifter import Lifter, load_lifter
 from backend.render.field import TriplaneField
 from backend.units import METRES_PER_BOX_UNIT
@@ -28,8 +30,9 @@ from backend.video import open_video
 class ReconstructConfig:
     """Reconstruction of one clip."""
 
-    mode: str = "per-frame"
-    """`per-frame`: the single-image lifter on every frame (steps 1, 2, 5, 6 of the method)."""
+    mode: str = "fused"
+    """`fused`: every frame lifted, undistorted and fused with the reference's prior (the method, steps
+    1-6); `per-frame`: the single-image lifter alone on every frame (steps 1, 2, 5, 6: the baseline)."""
     mesh: MeshConfig = field(default_factory=MeshConfig)
     """Mesh extraction and texture baking."""
     face: FaceConfig = field(default_factory=FaceConfig)
@@ -42,6 +45,8 @@ class ReconstructConfig:
     """Take every stride-th frame."""
     weights: str | None = None
     """Lifter checkpoint; None uses the shipped tiny weights."""
+    fusion_weights: str | None = None
+    """Undistorter + fuser checkpoint (`fused` mode); None uses the shipped tiny weights."""
     device: str = "auto"
     """`auto` (CUDA when present, else CPU), `cpu` or `cuda`."""
 
@@ -68,7 +73,7 @@ class FrameOutput:
     triplane: TriplaneField | None = None
     """The frame's field: triplane `[1, 3, C, P, P]` + decoder (for previews and the viewport preview)."""
     timings_ms: dict = field(default_factory=dict)
-    """Milliseconds per stage: decode+face, encode, grid, marching, colours, texture."""
+    """Milliseconds per stage: decode+face, encode, fuse (fused mode), grid, marching, colours, texture."""
 
 
 def _metres(m: np.ndarray) -> np.ndarray:
@@ -101,14 +106,71 @@ def crop_to_tensor(crop: np.ndarray, size: int, device: torch.device) -> torch.T
     return x.to(device)
 
 
+MODES = ("fused", "per-frame")
+"""What `ReconstructConfig.mode` may be."""
+
+
+@dataclass
+class Networks:
+    """The networks a worker loads once and reuses for every clip."""
+
+    lifter: Lifter
+    """The single-image lifter (encoder + decoder)."""
+    fusion: FusionNet | None
+    """Undistorter + fuser, or None when none fits the lifter (then only `per-frame` runs)."""
+    fusion_error: str | None = None
+    """Why `fusion` is None."""
+
+
+def load_networks(
+    weights: str | Path | None = None, fusion_weights: str | Path | None = None, device: str | torch.device = "cpu"
+) -> Networks:
+    """The lifter (default: shipped) and the fusion networks trained on that very lifter (default: shipped).
+    A missing lifter raises; a missing or mismatched fuser leaves `fusion` None with the reason."""
+    from backend.checkpoint import file_sha256, load_checkpoint
+    from backend.models.fusion import default_fusion_path
+    from backend.models.lifter import default_lifter_path
+
+    lifter = load_lifter(weights, device)
+    path = Path(fusion_weights) if fusion_weights is not None else default_fusion_path()
+    if not path.is_file():
+        return Networks(lifter, None, f"no fusion weights at {path}; reconstruct with mode per-frame")
+    trained_on = load_checkpoint(path).get("lifter_sha256")
+    lifter_sha = file_sha256(weights if weights is not None else default_lifter_path())
+    if trained_on != lifter_sha:
+        why = f"the fusion weights {path} were trained on another lifter than {weights}; pass matching fusion weights"
+        return Networks(lifter, None, why)
+    return Networks(lifter, load_fusion(path, device))
+
+
 @torch.no_grad()
-def lift_and_mesh(lifter: Lifter, crop: np.ndarray, mesh_cfg: MeshConfig, timings: dict) -> tuple[TriplaneField, Mesh]:
-    """Crop `[S, S, 3]` uint8 -> field (triplane `[1, 3, C, P, P]` + decoder) and textured mesh (per-frame mode)."""
+def lift(lifter: Lifter, crop: np.ndarray) -> torch.Tensor:
+    """Crop `[S, S, 3]` uint8 -> triplane `[1, 3, C, P, P]` (the lifter's own view of it)."""
     device = next(lifter.parameters()).device
+    return lifter(crop_to_tensor(crop, lifter.cfg.image_size, device))
+
+
+@torch.no_grad()
+def lift_and_mesh(
+    lifter: Lifter,
+    crop: np.ndarray,
+    mesh_cfg: MeshConfig,
+    timings: dict,
+    fusion: FusionNet | None = None,
+    state: FusionState | None = None,
+) -> tuple[TriplaneField, Mesh, FusionState | None]:
+    """Crop `[S, S, 3]` uint8 -> field (triplane `[1, 3, C, P, P]` + decoder), textured mesh and the next
+    fusion state. With `fusion` and its `state` the raw triplane is undistorted and fused (fused mode);
+    without, it is used as it is (per-frame mode)."""
     t0 = time.perf_counter()
-    field = lifter.field(lifter(crop_to_tensor(crop, lifter.cfg.image_size, device)))
+    planes = lift(lifter, crop)
     timings["encode"] = (time.perf_counter() - t0) * 1000.0
-    return field, mesh_from_field(field, mesh_cfg, timings)
+    if fusion is not None:
+        t0 = time.perf_counter()
+        planes, state = fusion.fuse_frame(planes, state)
+        timings["fuse"] = (time.perf_counter() - t0) * 1000.0
+    field = lifter.field(planes)
+    return field, mesh_from_field(field, mesh_cfg, timings), state
 
 
 def reconstruct_clip(
@@ -116,18 +178,29 @@ def reconstruct_clip(
     reference: str | Path | np.ndarray,
     cfg: ReconstructConfig | None = None,
     lifter: Lifter | None = None,
+    fusion: FusionNet | None = None,
 ) -> Iterator[FrameOutput]:
     """Reconstruct a clip frame by frame (see the module docstring). `video` is anything
-    `backend.video` reads; `reference` a near-frontal image of the same person (path or RGB array)."""
+    `backend.video` reads; `reference` a near-frontal image of the same person (path or RGB array).
+    `lifter` and `fusion` are loaded networks (default: from `cfg`'s weights); `fusion` is used in
+    `fused` mode only. Frames that are skipped leave the fusion state as it was."""
     from backend.device import resolve_device
 
     cfg = cfg or ReconstructConfig()
-    if cfg.mode != "per-frame":
-        raise ValueError(f"unknown mode {cfg.mode!r}: this build reconstructs in 'per-frame' mode")
+    if cfg.mode not in MODES:
+        raise ValueError(f"unknown mode {cfg.mode!r}: expected one of {', '.join(MODES)}")
     device = resolve_device(cfg.device)
     lifter = lifter or load_lifter(cfg.weights, device)
+    if cfg.mode == "fused" and fusion is None:
+        nets = load_networks(cfg.weights, cfg.fusion_weights, device)
+        if nets.fusion is None:
+            raise ValueError(nets.fusion_error)
+        fusion = nets.fusion
+    else:
+        fusion = None
     reader = open_video(video)  # checks the file now: a non-video fails before any work
     with FacePreprocessor(reference, cfg.face, fps=reader.info.fps) as pre:
+        state = fusion.start(lift(lifter, pre.reference_result.crop)) if fusion is not None else None
         faces = pre.process(reader.frames(cfg.start, cfg.stop, cfg.stride))
         while True:
             t0 = time.perf_counter()
@@ -139,7 +212,7 @@ def reconstruct_clip(
                 yield FrameOutput(face.index, "skipped", face.reason, timings_ms=timings)
                 continue
             try:
-                field_, mesh = lift_and_mesh(lifter, face.crop, cfg.mesh, timings)
+                field_, mesh, state = lift_and_mesh(lifter, face.crop, cfg.mesh, timings, fusion, state)
             except EmptySurfaceError as exc:
                 yield FrameOutput(
                     face.index, "skipped", f"no surface in the reconstructed field: {exc}", timings_ms=timings

@@ -26,7 +26,7 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
             ("fused", "Fused", "Per-frame lifting fused with the reference prior"),
             ("per-frame", "Per-frame", "The single-image baseline"),
         ],
-        default="per-frame",
+        default="fused",
     )
     mesh_resolution: IntProperty(name="Mesh resolution", default=128, min=32, max=512, step=32)
     texture_size: IntProperty(name="Texture size", default=512, min=0, max=4096)

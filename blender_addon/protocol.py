@@ -23,7 +23,7 @@ import numpy as np
 PROTOCOL_VERSION = 1
 """Bumped on any incompatible change; HELLO with another version is answered by ERROR `version_mismatch`."""
 
-CAPABILITIES = ("upload", "local-path", "credits", "fetch", "cancel", "heartbeat", "per-frame")
+CAPABILITIES = ("upload", "local-path", "credits", "fetch", "cancel", "heartbeat", "per-frame", "fused")
 """What this protocol version offers; the server lists what it actually enables in its HELLO."""
 
 MAX_HEADER_BYTES = 64 * 1024

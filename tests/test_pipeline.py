@@ -1,4 +1,4 @@
-"""Per-frame reconstruction end to end with the shipped lifter: the sample clip and a real photo."""
+"""Reconstruction end to end with the shipped weights (fused by default): the sample clip and a real photo."""
 
 import json
 
@@ -47,6 +47,26 @@ def test_sample_clip_frames_become_head_meshes(lifter):
         assert_head_like(frame)
 
 
+def test_fused_mode_fuses_each_frame_with_the_reference_prior(lifter):
+    frames = {}
+    for mode in ("per-frame", "fused"):
+        cfg = ReconstructConfig(mode=mode, mesh=FAST, stop=3, device="cpu")
+        frames[mode] = list(reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg, lifter=lifter))
+    for per_frame, fused in zip(frames["per-frame"], frames["fused"], strict=True):
+        assert fused.status == "ok" and "fuse" in fused.timings_ms and "fuse" not in per_frame.timings_ms
+        assert_head_like(fused)
+        # same input crop, different field: the fused planes carry the prior
+        assert np.array_equal(fused.crop, per_frame.crop)
+        diff = (fused.triplane.planes - per_frame.triplane.planes).abs().mean().item()
+        assert diff > 1e-3
+
+
+def test_unknown_mode_is_a_clear_error():
+    cfg = ReconstructConfig(mode="average", device="cpu")
+    with pytest.raises(ValueError, match="unknown mode 'average': expected one of fused, per-frame"):
+        next(reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg))
+
+
 def test_real_photograph_as_a_one_frame_clip(lifter, tmp_path):
     photo = tmp_path / "astronaut.png"
     Image.fromarray(data.astronaut()).save(photo)
@@ -87,3 +107,20 @@ def test_unreadable_video_is_a_clear_error(tmp_path):
     bogus.write_bytes(b"this is not a video")
     with pytest.raises(Exception, match="clip.mp4"):
         next(reconstruct_clip(bogus, SAMPLE / "reference.png", ReconstructConfig(device="cpu")))
+
+
+def test_fusion_weights_must_belong_to_the_lifter(tmp_path):
+    from backend.checkpoint import load_checkpoint, save_checkpoint
+    from backend.models.lifter import default_lifter_path
+    from backend.pipeline import load_networks
+
+    other = save_checkpoint(tmp_path / "other.pt", {**load_checkpoint(default_lifter_path()), "saved_at": "elsewhere"})
+    nets = load_networks(other)
+    assert nets.fusion is None and "trained on another lifter" in nets.fusion_error
+    assert load_networks().fusion is not None  # the shipped pair matches
+    cfg = ReconstructConfig(weights=str(other), mesh=FAST, stop=1, device="cpu")
+    with pytest.raises(ValueError, match="another lifter"):
+        next(reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg))
+    assert len(list(reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png",
+                                     ReconstructConfig(mode="per-frame", weights=str(other), mesh=FAST, stop=1,
+                                                       device="cpu")))) == 1

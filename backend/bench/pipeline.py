@@ -1,7 +1,9 @@
-"""Per-frame pipeline benchmark: stage timings, end-to-end fps, and memory against clip length.
+"""Pipeline benchmark: stage timings, end-to-end fps, and memory against clip length.
 
 Speed: the shipped sample clip through `pipeline.reconstruct_clip` at mesh 128^3 and texture 512,
-median milliseconds per stage and frames per second end to end (model loading excluded).
+median milliseconds per stage and frames per second end to end (model loading excluded). With
+`--mode fused` the clip runs in per-frame mode too, in the same run, and `fused_cost_ratio` is the
+fused milliseconds per frame over the per-frame ones.
 Memory: the same clip looped into a 100-frame and a 1000-frame video, each streamed through the
 pipeline in a fresh process (mesh 32^3, no texture, so the long run stays affordable; memory per
 frame does not depend on it), peak RSS of each; `rss_ratio_1000_vs_100` near 1 means memory does
@@ -20,7 +22,7 @@ _MEMORY_CHILD = """
 import json, resource, sys
 from backend.config import MeshConfig
 from backend.pipeline import ReconstructConfig, reconstruct_clip
-cfg = ReconstructConfig(mesh=MeshConfig(resolution=32, texture_size=0), device="cpu")
+cfg = ReconstructConfig(mode=sys.argv[3], mesh=MeshConfig(resolution=32, texture_size=0), device="cpu")
 n = sum(1 for f in reconstruct_clip(sys.argv[1], sys.argv[2], cfg) if f.mesh is not None)
 print(json.dumps({"frames": n, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -40,49 +42,60 @@ def _loop_video(src: Path, dst: Path, frames: int) -> Path:
     return dst
 
 
-def _peak_rss(video: Path, reference: Path) -> dict:
+def _peak_rss(video: Path, reference: Path, mode: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", _MEMORY_CHILD, str(video), str(reference)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _MEMORY_CHILD, str(video), str(reference), mode],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(args) -> dict:
+def _speed(video: Path, reference: Path, mode: str, quick: bool, lifter, fusion) -> dict:
     from backend.config import MeshConfig
-    from backend.models.lifter import load_lifter
     from backend.pipeline import ReconstructConfig, reconstruct_clip
-    from backend.synth import SAMPLE_CLIP_DIR
 
-    if getattr(args, "mode", "per-frame") != "per-frame":
-        raise SystemExit("bench pipeline: only --mode per-frame is available in this build")
-    video, reference = SAMPLE_CLIP_DIR / "video.mp4", SAMPLE_CLIP_DIR / "reference.png"
-    lifter = load_lifter(device="cpu")
     cfg = ReconstructConfig(
-        mesh=MeshConfig(resolution=128, texture_size=512), device="cpu", stop=8 if args.quick else None
+        mode=mode, mesh=MeshConfig(resolution=128, texture_size=512), device="cpu", stop=8 if quick else None
     )
     stages: dict[str, list[float]] = {}
     t0 = time.perf_counter()
     n = 0
-    for frame in reconstruct_clip(video, reference, cfg, lifter=lifter):
+    for frame in reconstruct_clip(video, reference, cfg, lifter=lifter, fusion=fusion):
         if frame.mesh is None:
             continue
         n += 1
         for key, ms in frame.timings_ms.items():
             stages.setdefault(key, []).append(ms)
     wall = time.perf_counter() - t0
-    result = {
-        "mode": "per-frame",
-        "clip": str(video.name),
+    return {
         "frames": n,
-        "mesh_res": 128,
-        "texture": 512,
         "stage_ms": {k: round(statistics.median(v), 1) for k, v in stages.items()},
+        "ms_per_frame": round(1000.0 * wall / n, 1) if n else None,
         "fps_per_frame": round(n / wall, 3) if n else 0.0,
     }
+
+
+def run(args) -> dict:
+    from backend.models.fusion import load_fusion
+    from backend.models.lifter import load_lifter
+    from backend.synth import SAMPLE_CLIP_DIR
+
+    mode = getattr(args, "mode", "per-frame")
+    video, reference = SAMPLE_CLIP_DIR / "video.mp4", SAMPLE_CLIP_DIR / "reference.png"
+    lifter = load_lifter(device="cpu")
+    fusion = load_fusion(device="cpu") if mode == "fused" else None
+    speed = _speed(video, reference, mode, args.quick, lifter, fusion)
+    result = {"mode": mode, "clip": str(video.name), "mesh_res": 128, "texture": 512, **speed}
+    if mode == "fused":
+        base = _speed(video, reference, "per-frame", args.quick, lifter, None)
+        result["per_frame"] = base
+        result["fused_cost_ratio"] = round(speed["ms_per_frame"] / base["ms_per_frame"], 3)
     with tempfile.TemporaryDirectory() as tmp:
         short = _loop_video(video, Path(tmp) / "clip100.mp4", 100)
         long = _loop_video(video, Path(tmp) / "clip1000.mp4", 100 if args.quick else 1000)
-        m100, m1000 = _peak_rss(short, reference), _peak_rss(long, reference)
+        m100, m1000 = _peak_rss(short, reference, mode), _peak_rss(long, reference, mode)
     result.update(
         {
             "memory_mesh_res": 32,

@@ -106,7 +106,7 @@ def _run_blender(args, out: Path, address: str) -> int:
     hf = scene.headfuse
     hf.video, hf.reference = str(SAMPLE_CLIP_DIR / "video.mp4"), str(SAMPLE_CLIP_DIR / "reference.png")
     hf.frame_start, hf.frame_end = 0, args.frames - 1
-    hf.mode, hf.mesh_resolution, hf.texture_size = "per-frame", args.mesh_res, args.texture
+    hf.mode, hf.mesh_resolution, hf.texture_size = "fused", args.mesh_res, args.texture
     scene.frame_start, scene.frame_end = hf.timeline_start, hf.timeline_start + args.frames - 1
     bpy.ops.wm.save_as_mainfile(filepath=str(out / "demo.blend"))  # textures then go next to it if asked
     assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}

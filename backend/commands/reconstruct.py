@@ -17,13 +17,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ref", required=True, help="near-frontal reference image of the same person")
     parser.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--mode", default="per-frame", choices=["per-frame"], help="reconstruction mode")
+    parser.add_argument(
+        "--mode",
+        default="fused",
+        choices=["fused", "per-frame"],
+        help="fused: lifted frames fused with the reference's prior (the method); per-frame: the lifter alone",
+    )
     parser.add_argument("--mesh-res", type=int, default=128, help="marching cubes cells per side (multiple of 4)")
     parser.add_argument("--texture", type=int, default=512, help="texture size in pixels (0: vertex colours only)")
     parser.add_argument("--frames", default=None, help="frame range A:B or A:B:STRIDE (source indices)")
     parser.add_argument("--formats", default="glb", help="comma-separated mesh formats: glb, ply, obj")
     parser.add_argument("--no-face", default="hold", choices=["hold", "skip"], help="policy for frames without a face")
     parser.add_argument("--weights", default=None, help="lifter checkpoint (default: the shipped tiny weights)")
+    parser.add_argument(
+        "--fusion-weights", default=None, help="undistorter + fuser checkpoint (default: the shipped tiny weights)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
 
@@ -51,6 +59,7 @@ def run(args) -> int:
         stop=stop,
         stride=stride,
         weights=args.weights,
+        fusion_weights=args.fusion_weights,
         device=args.device,
     )
     info = open_video(args.video).info

@@ -15,7 +15,6 @@ a fixed camera (yaw up to +-40 deg on top of the head's own turn, so profiles oc
 - `lifter_sha256`: the lifter that encoded it (training refuses a cache from another lifter).
 """
 
-import hashlib
 import math
 import os
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from backend.checkpoint import file_sha256
 from backend.render.cameras import intrinsics_matrix, orbit_camera
 from backend.synth.cameras import CameraSampling, frontal_camera, sample_cameras
 from backend.synth.clip import clip_states
@@ -38,11 +38,6 @@ FUSION_SEED_BASE = 500_000
 
 CLIP_CAMERAS = CameraSampling(max_yaw=40.0, max_pitch=15.0, max_roll=5.0)
 """The fixed camera of a training clip (the head's own turn of up to about 35 deg comes on top)."""
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _u8(x: torch.Tensor) -> np.ndarray:

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from backend.checkpoint import load_checkpoint
+from backend.checkpoint import file_sha256, load_checkpoint
 from backend.models.fusion import load_fusion
 from backend.models.lifter import default_lifter_path
-from backend.train.fusion_cache import ClipCache, build_clip_cache, file_sha256
+from backend.train.fusion_cache import ClipCache, build_clip_cache
 from backend.train.fusion_stage import FusionTrainConfig, train_fusion
 from backend.train.record import training_record
 
