@@ -191,13 +191,13 @@ def reconstruct_clip(
         raise ValueError(f"unknown mode {cfg.mode!r}: expected one of {', '.join(MODES)}")
     device = resolve_device(cfg.device)
     lifter = lifter or load_lifter(cfg.weights, device)
-    if cfg.mode == "fused" and fusion is None:
+    if cfg.mode == "per-frame":
+        fusion = None
+    elif fusion is None:
         nets = load_networks(cfg.weights, cfg.fusion_weights, device)
         if nets.fusion is None:
             raise ValueError(nets.fusion_error)
         fusion = nets.fusion
-    else:
-        fusion = None
     reader = open_video(video)  # checks the file now: a non-video fails before any work
     with FacePreprocessor(reference, cfg.face, fps=reader.info.fps) as pre:
         state = fusion.start(lift(lifter, pre.reference_result.crop)) if fusion is not None else None

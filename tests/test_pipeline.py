@@ -61,6 +61,15 @@ def test_fused_mode_fuses_each_frame_with_the_reference_prior(lifter):
         assert diff > 1e-3
 
 
+def test_fusion_networks_passed_in_are_used(lifter):
+    from backend.models.fusion import load_fusion
+
+    cfg = ReconstructConfig(mesh=FAST, stop=1, device="cpu")
+    (frame,) = reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg, lifter=lifter,
+                                fusion=load_fusion())
+    assert "fuse" in frame.timings_ms
+
+
 def test_unknown_mode_is_a_clear_error():
     cfg = ReconstructConfig(mode="average", device="cpu")
     with pytest.raises(ValueError, match="unknown mode 'average': expected one of fused, per-frame"):

@@ -76,7 +76,7 @@ def networks():
 
 def test_chunked_clip_matches_the_unchunked_clip_and_boundaries_do_not_show(tmp_path, ray_cluster, networks):
     clip = cut_clip(tmp_path / "long.mp4", 0, 12)
-    options = BatchOptions(mode="fused", mesh_resolution=32, texture_size=0, chunk=4, warmup=3,
+    options = BatchOptions(mode="fused", mesh_resolution=32, texture_size=0, chunk=4, warmup=4,
                            preview_frames=0, triplanes=True)  # fmt: skip
     pool = RayPool(2, tmp_path / "out" / STORE_DIR, device="cpu")
     try:
@@ -98,7 +98,7 @@ def test_chunked_clip_matches_the_unchunked_clip_and_boundaries_do_not_show(tmp_
     change = np.mean([np.abs(whole[k] - whole[k - 1]).mean() for k in range(1, 12)])
     for k in range(12):
         diff = np.abs(chunked[k] - whole[k]).mean()
-        assert diff < 0.25 * change, f"frame {k}: chunked differs from unchunked by {diff:.4f} (change {change:.4f})"
+        assert diff < 0.3 * change, f"frame {k}: chunked differs from unchunked by {diff:.4f} (change {change:.4f})"
         cam_c = np.array(store.read_frame("long", k)[0]["camera"]["cam2world"])
         cam_w = np.array(store.read_frame("whole", k)[0]["camera"]["cam2world"])
         assert np.abs(cam_c - cam_w).max() < 0.003, f"frame {k}: camera differs by > 3 mm"
