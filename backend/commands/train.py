@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=None, help="samples (encoder) or clips (fusion) per step")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and batch order")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="fusion stage: start from these fusion weights (fine-tune) instead of from scratch")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default from the stage config)")
+    parser.add_argument("--warmup", type=int, default=None, help="learning-rate warm-up steps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to train.log)")
 
 
@@ -50,6 +54,12 @@ def _train_encoder(args, out: Path) -> Path:
         cfg.steps = args.steps
     if args.batch is not None:
         cfg.batch = args.batch
+    if args.lr is not None:
+        cfg.lr = args.lr
+    if args.warmup is not None:
+        cfg.warmup = args.warmup
+    if args.init is not None:
+        raise SystemExit("train: --init is for --stage fusion (the encoder stage resumes from its checkpoint)")
     enc = encoder_preset(args.config)
     # Training identities are seeds 0..samples-1 offset by the run seed; evaluation uses seeds >= 1_000_000.
     build_cache(data, args.samples or 1500, seed=args.seed, image_size=enc.image_size,
@@ -69,7 +79,14 @@ def _train_fusion(args, out: Path) -> Path:
         cfg.steps = args.steps
     if args.batch is not None:
         cfg.batch = args.batch
+    if args.lr is not None:
+        cfg.lr = args.lr
+    if args.warmup is not None:
+        cfg.warmup = args.warmup
+    if args.init is not None and not args.init.is_file():
+        raise SystemExit(f"train: --init {args.init}: no such file")
     # Clip identities are FUSION_SEED_BASE + seed * 100_003 + i; evaluation uses seeds >= 1_000_000.
     build_clip_cache(data, args.samples or 240, seed=args.seed, lifter_path=lifter, progress=not args.no_progress,
                      workers=args.workers)
-    return train_fusion(out, data, lifter, args.config, cfg, resume=not args.fresh, progress=not args.no_progress)
+    return train_fusion(out, data, lifter, args.config, cfg, resume=not args.fresh, progress=not args.no_progress,
+                        init=args.init)

@@ -8,9 +8,12 @@ recurrent state is carried, gradients flow back through the whole window). Losse
 - `fusion`: L1(T_fused, T_frontalGT), weighted up (1 + `w_occluded`) where the frame cannot see;
 - `render`: L1 of RGB and opacity of the fused field rendered from other cameras (random rays);
 - `structure`: 1 - SSIM of a whole novel view of the fused field (one random frame per clip);
+- `temporal`: the frame-to-frame change of those novel-view pixels against the truth's own change
+  (every frame of a window renders the same rays with the same samples, so only the field differs);
 - `density` / `colour`: the fused field against the synthetic field at sampled 3D points.
 
-Seeded and exactly resumable like stage 1: the batch of step i depends only on (seed, i).
+Seeded and exactly resumable like stage 1: the batch of step i depends only on (seed, i). A run
+can start from earlier fusion weights (`init`, fine-tuning) instead of from scratch.
 """
 
 import json
@@ -31,7 +34,7 @@ from backend.models.lifter import Lifter, load_lifter
 from backend.render.rays import generate_rays
 from backend.render.renderer import render_rays
 from backend.train.fusion_cache import ClipCache
-from backend.train.losses import colour_loss, density_loss, render_losses
+from backend.train.losses import colour_loss, density_loss, render_losses, temporal_change_loss
 
 
 @dataclass
@@ -64,6 +67,8 @@ class FusionTrainConfig:
     """Weight of 1 - SSIM on one whole novel view per clip."""
     w_3d: float = 0.5
     """Weight of the 3D density and colour losses of the fused field."""
+    w_temporal: float = 2.0
+    """Weight of the temporal-consistency L1 (novel-view change from frame to frame vs the truth's)."""
     points: int = 512
     """3D supervision points per frame."""
     rays_per_view: int = 96
@@ -111,6 +116,8 @@ def fusion_step(net: FusionNet, lifter: Lifter, batch: dict, cfg: FusionTrainCon
     sums["vis"] = F.l1_loss(_pool_to(state.prior_visibility, V), batch["reference_visibility"]) * T
     structure_t = torch.randint(0, T, (B,), generator=gen)
     structure = []
+    render_seed = int(torch.randint(0, 2**62, (1,), generator=gen))  # the same rays and samples in every frame
+    novel_pred, novel_truth = [], []
     for t in range(T):
         out, state = net.step(batch["raw"][:, t], state)
         target = batch["target"][:, t]
@@ -126,13 +133,17 @@ def fusion_step(net: FusionNet, lifter: Lifter, batch: dict, cfg: FusionTrainCon
             feats[..., :3], batch["colour"][:, t], (batch["density"][:, t] > 1.0).float()
         )
         r = render_losses(field, batch["novel_c2w"], batch["novel_K"], batch["novel_rgb"][:, t],
-                          batch["novel_mask"][:, t], torch.zeros(B, 3), rcfg, cfg.rays_per_view, gen)
+                          batch["novel_mask"][:, t], torch.zeros(B, 3), rcfg, cfg.rays_per_view,
+                          torch.Generator().manual_seed(render_seed))
+        novel_pred.append(r["rgb"])
+        novel_truth.append(r["target"])
         sums["render_rgb"] = sums["render_rgb"] + r["render_rgb"]
         sums["render_mask"] = sums["render_mask"] + r["render_mask"]
         for b in (structure_t == t).nonzero()[:, 0].tolist():
             structure.append(_structure_loss(lifter, out["fused"][b : b + 1], batch, b, t, cfg, rcfg, gen))
     losses = {k: v / T for k, v in sums.items()}
     losses["structure"] = torch.stack(structure).mean()
+    losses["temporal"] = temporal_change_loss(torch.stack(novel_pred, 1), torch.stack(novel_truth, 1))
     losses["total"] = (
         cfg.w_undist * losses["undist"]
         + cfg.w_vis * losses["vis"]
@@ -140,6 +151,7 @@ def fusion_step(net: FusionNet, lifter: Lifter, batch: dict, cfg: FusionTrainCon
         + cfg.w_render * (losses["render_rgb"] + 0.5 * losses["render_mask"])
         + cfg.w_structure * losses["structure"]
         + cfg.w_3d * (losses["density"] + losses["colour"])
+        + cfg.w_temporal * losses["temporal"]
     )
     return losses
 
@@ -163,8 +175,14 @@ def train_fusion(
     train_cfg: FusionTrainConfig | None = None,
     resume: bool = True,
     progress: bool = True,
+    init: Path | None = None,
 ) -> Path:
-    """Train (or resume) stage 2 with the lifter at `lifter_path` frozen; returns `out_dir/fusion.pt`."""
+    """Train (or resume) stage 2 with the lifter at `lifter_path` frozen; returns `out_dir/fusion.pt`.
+
+    `init`: fusion weights (trained on the same lifter) to start from instead of a fresh
+    initialisation; their config is kept and their history is carried into the new record. Ignored
+    when resuming (the checkpoint already holds the run's start).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "checkpoint.pt"
     lifter_sha = file_sha256(lifter_path)
@@ -183,15 +201,26 @@ def train_fusion(
     else:
         fcfg, cfg = fusion_preset(config), train_cfg or FusionTrainConfig()
         fcfg.plane_channels, fcfg.plane_size = lifter.cfg.plane_channels, lifter.cfg.plane_size
+    start_from = load_checkpoint(init) if init is not None and state is None else None
+    if start_from is not None:
+        if start_from.get("stage") != "fusion" or start_from["lifter_sha256"] != lifter_sha:
+            raise ValueError(f"--init {init}: not fusion weights trained on the lifter {lifter_path}")
+        fcfg = config_from_dict(FusionConfig, start_from["fusion_config"])
     torch.manual_seed(cfg.seed)
     net = FusionNet(fcfg)
+    if start_from is not None:
+        net.load_state_dict(start_from["model"])
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, wall = 0, 0.0
     history = list(state["history"]) if state is not None else []
-    history.append(
-        {"command": command_line(), "commit": git_commit(), "from_step": 0 if state is None else int(state["step"])}
-    )
-    provenance = {"commit": history[0]["commit"], "command": history[0]["command"], "history": history,
+    if start_from is not None:
+        history = [{**h, "run": "init"} for h in start_from.get("history", [])]
+    entry = {"command": command_line(), "commit": git_commit(), "from_step": 0 if state is None else int(state["step"])}
+    if start_from is not None:
+        entry.update(init=str(init), init_sha256=file_sha256(init), init_steps=int(start_from["step"]))
+    history.append(entry)
+    first = next(h for h in history if h.get("run") != "init")  # this run's first command
+    provenance = {"commit": first["commit"], "command": first["command"], "history": history,
                   "lifter_sha256": lifter_sha, "lifter": str(lifter_path)}
     if state is not None:
         net.load_state_dict(state["model"])

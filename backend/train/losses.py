@@ -39,6 +39,8 @@ def render_losses(
     over `background [B, 3]`), mask `[B, V, 1, r, r]`. The field is batched over B: every view of
     element b is rendered from field b (views are folded into the ray dimension). With
     `rays_per_view`, a random subset of pixels of each view is rendered (the same subset for all).
+    Besides the losses it returns the rendered `rgb` and its `target`, `[B, V, n, 3]` each (n rays
+    per view), for losses across frames.
     """
     B, V, _, r, _ = rgb.shape
     origins, dirs = generate_rays(cam2world.reshape(B * V, 4, 4), intrinsics.reshape(B * V, 3, 3), r)  # [B*V, r*r, 3]
@@ -52,4 +54,14 @@ def render_losses(
     opacity = out["opacity"].reshape(B * V, n, 1)
     pred = out["features"][..., :3].reshape(B * V, n, 3)
     pred = pred + (1.0 - opacity) * background.repeat_interleave(V, 0)[:, None, :]
-    return {"render_rgb": F.l1_loss(pred, target), "render_mask": F.l1_loss(opacity, target_mask)}
+    return {"render_rgb": F.l1_loss(pred, target), "render_mask": F.l1_loss(opacity, target_mask),
+            "rgb": pred.reshape(B, V, n, 3), "target": target.reshape(B, V, n, 3)}
+
+
+def temporal_change_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean |(P_t - P_t-1) - (G_t - G_t-1)| of the same pixels over frames, pred and target `[B, T, ...]`.
+
+    Zero for a prediction that changes exactly as the truth does (whatever its constant error);
+    flicker the truth does not have and change the prediction misses both count.
+    """
+    return ((pred[:, 1:] - pred[:, :-1]) - (target[:, 1:] - target[:, :-1])).abs().mean()

@@ -9,6 +9,7 @@ from backend.models.fusion import load_fusion
 from backend.models.lifter import default_lifter_path
 from backend.train.fusion_cache import ClipCache, build_clip_cache
 from backend.train.fusion_stage import FusionTrainConfig, train_fusion
+from backend.train.losses import temporal_change_loss
 from backend.train.record import training_record
 
 
@@ -55,12 +56,37 @@ def test_resume_is_exact_and_the_record_names_the_lifter(clips, tmp_path):
         assert torch.allclose(a["model"][key], b["model"][key], atol=1e-6), key
     log = [json.loads(line) for line in (tmp_path / "b" / "train.log").read_text().splitlines()]
     assert [row["step"] for row in log] == [0, 1, 2, 3]
-    assert {"undist", "vis", "fusion", "render_rgb", "structure", "density"} <= set(log[0])
+    assert {"undist", "vis", "fusion", "render_rgb", "structure", "density", "temporal"} <= set(log[0])
     record = training_record(tmp_path / "b", "fusion.pt")
     assert record["stage"] == "fusion" and record["lifter_sha256"] == file_sha256(lifter)
     assert len(record["history"]) == 2 and record["fusion_config"]["plane_size"] == 64
     net = load_fusion(resumed)
     assert not net.training
+
+
+def test_temporal_change_loss_counts_flicker_and_missed_change_not_constant_error():
+    gen = torch.Generator().manual_seed(0)
+    truth = torch.rand(2, 4, 3, 8, generator=gen)  # [B, T, ...] a changing truth
+    assert temporal_change_loss(truth + 0.3, truth) < 1e-6  # a constant error is not temporal
+    still = truth[:, :1].expand_as(truth)  # a prediction that misses every change
+    flicker = truth + 0.1 * torch.randn(truth.shape, generator=gen)
+    assert temporal_change_loss(still, truth) > 0.1 and temporal_change_loss(flicker, truth) > 0.05
+
+
+def test_init_starts_from_earlier_weights_and_carries_their_history(clips, tmp_path):
+    lifter = default_lifter_path()
+    base = train_fusion(tmp_path / "base", clips, lifter, "tiny", small(2), progress=False)
+    cfg = small(1)
+    cfg.lr = 1e-9  # one step that cannot move the weights: what comes out is what went in
+    tuned = train_fusion(tmp_path / "tuned", clips, lifter, "tiny", cfg, progress=False, init=base)
+    a, b = load_checkpoint(base), load_checkpoint(tuned)
+    for key in a["model"]:
+        assert torch.allclose(a["model"][key], b["model"][key], atol=1e-5), key
+    history = training_record(tmp_path / "tuned", "fusion.pt")["history"]
+    assert [h.get("run") for h in history] == ["init", None]
+    assert history[-1]["init_sha256"] == file_sha256(base) and history[-1]["init_steps"] == 2
+    with pytest.raises(ValueError, match="not fusion weights"):
+        train_fusion(tmp_path / "bad", clips, lifter, "tiny", small(1), progress=False, init=lifter)
 
 
 def test_missing_weights_say_how_to_train(tmp_path):
