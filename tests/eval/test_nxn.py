@@ -40,10 +40,13 @@ def test_report_has_every_method_and_the_goals(result, tmp_path):
         assert 5 < s[m]["psnr_novel"] < 60 and s[m]["temporal_variation"] >= 0
         assert len(s[m]["psnr_matrix"]) == 2
     assert s["views_yaw_deg"] == [-60.0, 60.0]
+    # the prior never changes, the truth does: every change it misses counts
+    assert s["static_prior"]["temporal_variation"] > 0 and 5 < s["static_prior"]["psnr"] < 60
     js, md, png = write_report(result, tmp_path / "nxn.json")
     data = json.loads(js.read_text())
     assert set(METHODS) <= set(data["nxn"]) and "psnr_novel_gain_db" in data["nxn"]["goals"]
-    assert "| fused |" in md.read_text() and png.stat().st_size > 10_000
+    assert "| fused |" in md.read_text() and "prior shown unchanged" in md.read_text()
+    assert png.stat().st_size > 10_000
 
 
 def test_methods_differ_and_per_frame_is_the_lifter(networks):
