@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--formats", default="glb", help="comma-separated mesh formats: glb, ply, obj")
     parser.add_argument("--preview", type=int, default=6, help="frames in each clip's preview.png (0: none)")
     parser.add_argument("--no-face", default="hold", choices=["hold", "skip"], help="policy for frames without a face")
+    parser.add_argument("--redo", action="store_true",
+                        help="redo clips an earlier run into OUT finished (default: keep them, redo the rest)")
     parser.add_argument("--weights", default=None, help="lifter checkpoint (default: the shipped tiny weights)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
@@ -62,6 +64,7 @@ def run(args) -> int:
         chunk=args.chunk,
         warmup=args.warmup,
         preview_frames=max(0, args.preview),
+        redo=args.redo,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     try:
@@ -98,9 +101,12 @@ def run(args) -> int:
 
             ray.shutdown()
     elapsed = time.perf_counter() - t0
-    frames = sum(c.frames_done for c in clips)
+    frames = sum(c.frames_done for c in clips if not c.kept)
     print(summary_table(clips))
+    kept = [c for c in clips if c.kept]
     rate = frames / max(elapsed, 1e-9)
+    if kept:
+        print(f"batch: kept {len(kept)} clip(s) an earlier run finished with the same settings (--redo redoes them)")
     print(f"batch: {frames} frames in {elapsed:.1f} s ({rate:.2f} frames/s); outputs in {args.out}")
     if interrupted:
         print("batch: cancelled; finished frames are kept")

@@ -66,11 +66,13 @@ class Clip:
     """Why the clip failed (None: it did not)."""
     elapsed_s: float = 0.0
     """Wall time from its first chunk's start to its last chunk's end."""
+    kept: bool = False
+    """An earlier run into the same folder finished it with the same settings: kept, not redone."""
 
     @property
     def done(self) -> bool:
         """No more work will run for it."""
-        return self.error is not None or (self.chunks > 0 and self.chunks_done == self.chunks)
+        return self.kept or self.error is not None or (self.chunks > 0 and self.chunks_done == self.chunks)
 
     @property
     def frames_done(self) -> int:
@@ -190,6 +192,8 @@ class BatchOptions:
     """Frames in each clip's contact sheet `preview.png` (0: none; each costs two volume renders)."""
     triplanes: bool = False
     """Also keep each frame's triplane in the store (for seam measurements)."""
+    redo: bool = False
+    """Redo clips an earlier run into the same folder finished (default: keep them)."""
 
 
 class Batch:
@@ -239,6 +243,9 @@ class Batch:
                 continue
             clip.frames_total = info.frame_count
             d = self.out / clip.name
+            settings = self._settings(clip)
+            if not o.redo and self._keep_earlier(clip, settings):
+                continue
             (d / "meshes").mkdir(parents=True, exist_ok=True)
             shutil.rmtree(d / ".preview", ignore_errors=True)
             shutil.rmtree(self.store.job_dir(clip.name), ignore_errors=True)  # a new run starts afresh
@@ -272,9 +279,45 @@ class Batch:
                 "mesh": {"resolution": o.mesh_resolution, "texture_size": o.texture_size},
                 "source": {"fps": info.fps, "width": info.width, "height": info.height},
                 "chunks": {"chunk": o.chunk, "warmup": o.warmup, "count": len(tasks)},
+                "batch_settings": settings,
             }
             for task in tasks:
                 self.pool.submit(task, outputs)
+
+    def _settings(self, clip: Clip) -> dict:
+        """What a clip's result depends on: the options, and the clip and reference files as they are now."""
+        o = self.options
+
+        def stamp(path: Path) -> list:
+            st = path.stat()
+            return [str(path.resolve()), st.st_size, st.st_mtime_ns]
+
+        return {
+            "mode": o.mode, "mesh_resolution": o.mesh_resolution, "texture_size": o.texture_size,
+            "no_face": o.no_face, "formats": list(o.formats),
+            "video": stamp(clip.video),
+            "reference": stamp(clip.reference) if clip.reference else f"frame {clip.ref_frame}",
+        }  # fmt: skip
+
+    def _keep_earlier(self, clip: Clip, settings: dict) -> bool:
+        """Take over the clip's result from an earlier run if it finished every frame, without error, with
+        the same settings, and every mesh file it lists is there."""
+        d = self.out / clip.name
+        try:
+            manifest = json.loads((d / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return False
+        frames, skipped = manifest.get("frames", []), manifest.get("skipped", [])
+        if (manifest.get("error") is not None or manifest.get("batch_settings") != settings
+                or len(frames) + len(skipped) != clip.frames_total
+                or not all((d / f).is_file() for fr in frames for f in fr["files"].values())):
+            return False  # fmt: skip
+        clip.frames = {fr["index"]: fr for fr in frames}
+        clip.skipped = {sk["index"]: sk["reason"] for sk in skipped}
+        clip.held = sum(fr["status"] == "held" for fr in frames)
+        clip.elapsed_s = float(manifest.get("elapsed_s", 0.0))
+        clip.kept = True
+        return True
 
     def step(self, timeout: float = 0.2) -> int:
         """Handle the events that arrive within `timeout` seconds; returns the frames newly finished."""
@@ -390,6 +433,7 @@ def summary_rows(clips: list[Clip]) -> list[dict]:
                 "skipped": len(c.skipped),
                 "skip_reasons": dict(reasons.most_common()),
                 "error": c.error,
+                "kept": c.kept,
                 "seconds": round(c.elapsed_s, 1),
             }
         )
@@ -406,7 +450,7 @@ def summary_table(clips: list[Clip]) -> str:
         total = r["frames_total"] if r["frames_total"] is not None else "?"
         lines.append(
             (r["clip"], f"{r['frames']}/{total}", str(r["ok"]), str(r["held"]), str(r["skipped"]), why,
-             r["error"] or "-")
+             r["error"] or ("- (kept from an earlier run)" if r["kept"] else "-"))
         )  # fmt: skip
     widths = [min(60, max(len(h), *(len(x[i]) for x in lines))) for i, h in enumerate(head[:-1])]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"

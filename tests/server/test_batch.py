@@ -1,6 +1,7 @@
 """Batch planning without Ray: clip discovery and sidecars, chunk plans, warm-up in `run_task`, idempotent
 store writes, the seam measurement."""
 
+import json
 import zlib
 
 import numpy as np
@@ -116,3 +117,30 @@ def test_warmup_keeps_the_stride_phase_and_stops_at_frame_zero(tmp_path, network
     events = _run(task, store, networks)
     assert [e["index"] for e in events if e["event"] == "frame"] == [5, 7]
 
+
+
+def test_a_second_run_keeps_finished_clips_and_redoes_the_rest(tmp_path):
+    from backend.bench.batch import cut_sample_clip
+    from backend.cli import main
+
+    for name, first in (("a", 0), ("b", 10)):
+        cut_sample_clip(tmp_path / f"{name}.mp4", first, 2)
+    out = tmp_path / "out"
+    args = ["batch", str(tmp_path / "*.mp4"), "-o", str(out), "--chunk", "2", "--preview", "0", "--mode", "per-frame",
+            "--mesh-res", "32", "--texture", "0", "--device", "cpu"]
+
+    def summary():
+        return {row["clip"]: row for row in json.loads((out / "summary.json").read_text())}
+
+    assert main(args) == 0
+    assert not any(row["kept"] for row in summary().values())
+    stamp_b = (out / "b" / "manifest.json").stat().st_mtime_ns
+    (out / "a" / "meshes" / "frame_000001.glb").unlink()  # a lost a file: redone; b is complete: kept
+    assert main(args) == 0
+    rows = summary()
+    assert not rows["a"]["kept"] and rows["b"]["kept"] and rows["b"]["frames"] == 2
+    assert (out / "a" / "meshes" / "frame_000001.glb").stat().st_size > 1000
+    assert (out / "b" / "manifest.json").stat().st_mtime_ns == stamp_b
+    assert main([*args, "--redo"]) == 0
+    assert not any(row["kept"] for row in summary().values())
+    assert (out / "b" / "manifest.json").stat().st_mtime_ns != stamp_b
