@@ -9,7 +9,7 @@ from backend.eval.nxn import NxNConfig, evaluate_nxn, make_clip, reconstruct_vie
 from backend.models.fusion import METHODS
 from backend.pipeline import load_networks
 
-SMALL = NxNConfig(clips=1, frames=3, views=2, input_size=128, eval_size=32, n_coarse=16, n_fine=16, detail_every=0,
+SMALL = NxNConfig(clips=3, frames=3, views=2, input_size=128, eval_size=32, n_coarse=16, n_fine=16, detail_every=0,
                   strip_frames=3)
 
 
@@ -61,6 +61,7 @@ def test_methods_differ_and_per_frame_is_the_lifter(networks):
 
 def test_occluded_side_is_closer_to_the_truth_when_fused(result):
     """A frame at +-60 deg yaw cannot see the other side of the face: rendered from there, the fused
-    reconstruction (which takes it from the reference's prior) beats the lifter alone."""
+    reconstruction (which takes it from the reference's prior) beats the lifter alone, over three
+    held-out clips (one clip alone can go either way: seed 1,500,000 does not gain)."""
     s = result["summary"]
     assert s["fused"]["psnr_occluded"] > s["per_frame"]["psnr_occluded"]
