@@ -1,9 +1,10 @@
 """Pipeline benchmark: stage timings, end-to-end fps, and memory against clip length.
 
 Speed: the shipped sample clip through `pipeline.reconstruct_clip` at mesh 128^3 and texture 512,
-median milliseconds per stage and frames per second end to end (model loading excluded). With
-`--mode fused` the clip runs in per-frame mode too, in the same run, and `fused_cost_ratio` is the
-fused milliseconds per frame over the per-frame ones.
+median milliseconds per stage and frames per second end to end (model loading and a 3-frame untimed
+warm-up excluded). With `--mode fused` the clip runs in per-frame mode too, in the same run, and
+`fused_cost_ratio` is the fused milliseconds per frame over the per-frame ones (the modes alternate,
+two passes each, and each mode's fastest pass counts).
 Memory: the same clip looped into a 100-frame and a 1000-frame video, each streamed through the
 pipeline in a fresh process (mesh 32^3, no texture, so the long run stays affordable; memory per
 frame does not depend on it), peak RSS of each; `rss_ratio_1000_vs_100` near 1 means memory does
@@ -52,6 +53,17 @@ def _peak_rss(video: Path, reference: Path, mode: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _warm_up(video: Path, reference: Path, mode: str, lifter, fusion, frames: int = 3) -> None:
+    """Run the first `frames` frames untimed, so first-call costs (the face models, the convolution
+    kernels' set-up) fall on no mode; otherwise whichever mode is timed first pays them."""
+    from backend.config import MeshConfig
+    from backend.pipeline import ReconstructConfig, reconstruct_clip
+
+    cfg = ReconstructConfig(mode=mode, mesh=MeshConfig(resolution=128, texture_size=512), device="cpu", stop=frames)
+    for _ in reconstruct_clip(video, reference, cfg, lifter=lifter, fusion=fusion):
+        pass
+
+
 def _speed(video: Path, reference: Path, mode: str, quick: bool, lifter, fusion) -> dict:
     from backend.config import MeshConfig
     from backend.pipeline import ReconstructConfig, reconstruct_clip
@@ -86,12 +98,21 @@ def run(args) -> dict:
     video, reference = SAMPLE_CLIP_DIR / "video.mp4", SAMPLE_CLIP_DIR / "reference.png"
     lifter = load_lifter(device="cpu")
     fusion = load_fusion(device="cpu") if mode == "fused" else None
-    speed = _speed(video, reference, mode, args.quick, lifter, fusion)
-    result = {"mode": mode, "clip": str(video.name), "mesh_res": 128, "texture": 512, **speed}
+    _warm_up(video, reference, mode, lifter, fusion)  # fused mode runs every per-frame stage too
+    # In fused mode the two modes alternate and each keeps its fastest pass, so a slow spell of a
+    # shared machine does not land on one mode only.
+    modes = [mode, "per-frame"] if mode == "fused" else [mode]
+    repeats = 1 if args.quick else len(modes)
+    passes: dict[str, list[dict]] = {m: [] for m in modes}
+    for _ in range(repeats):
+        for m in modes:
+            passes[m].append(_speed(video, reference, m, args.quick, lifter, fusion if m == "fused" else None))
+    best = {m: min(p, key=lambda s: s["ms_per_frame"]) for m, p in passes.items()}
+    speed = best[mode]
+    result = {"mode": mode, "clip": str(video.name), "mesh_res": 128, "texture": 512, "passes": repeats, **speed}
     if mode == "fused":
-        base = _speed(video, reference, "per-frame", args.quick, lifter, None)
-        result["per_frame"] = base
-        result["fused_cost_ratio"] = round(speed["ms_per_frame"] / base["ms_per_frame"], 3)
+        result["per_frame"] = best["per-frame"]
+        result["fused_cost_ratio"] = round(speed["ms_per_frame"] / best["per-frame"]["ms_per_frame"], 3)
     with tempfile.TemporaryDirectory() as tmp:
         short = _loop_video(video, Path(tmp) / "clip100.mp4", 100)
         long = _loop_video(video, Path(tmp) / "clip1000.mp4", 100 if args.quick else 1000)
