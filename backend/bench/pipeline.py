@@ -53,24 +53,11 @@ def _peak_rss(video: Path, reference: Path, mode: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _warm_up(video: Path, reference: Path, mode: str, lifter, fusion, frames: int = 3) -> None:
-    """Run the first `frames` frames untimed, so first-call costs (the face models, the convolution
-    kernels' set-up) fall on no mode; otherwise whichever mode is timed first pays them."""
+def _speed(video: Path, reference: Path, mode: str, stop: int | None, lifter, fusion) -> dict:
     from backend.config import MeshConfig
     from backend.pipeline import ReconstructConfig, reconstruct_clip
 
-    cfg = ReconstructConfig(mode=mode, mesh=MeshConfig(resolution=128, texture_size=512), device="cpu", stop=frames)
-    for _ in reconstruct_clip(video, reference, cfg, lifter=lifter, fusion=fusion):
-        pass
-
-
-def _speed(video: Path, reference: Path, mode: str, quick: bool, lifter, fusion) -> dict:
-    from backend.config import MeshConfig
-    from backend.pipeline import ReconstructConfig, reconstruct_clip
-
-    cfg = ReconstructConfig(
-        mode=mode, mesh=MeshConfig(resolution=128, texture_size=512), device="cpu", stop=8 if quick else None
-    )
+    cfg = ReconstructConfig(mode=mode, mesh=MeshConfig(resolution=128, texture_size=512), device="cpu", stop=stop)
     stages: dict[str, list[float]] = {}
     t0 = time.perf_counter()
     n = 0
@@ -98,15 +85,18 @@ def run(args) -> dict:
     video, reference = SAMPLE_CLIP_DIR / "video.mp4", SAMPLE_CLIP_DIR / "reference.png"
     lifter = load_lifter(device="cpu")
     fusion = load_fusion(device="cpu") if mode == "fused" else None
-    _warm_up(video, reference, mode, lifter, fusion)  # fused mode runs every per-frame stage too
+    stop = 8 if args.quick else None
+    # 3 frames untimed first, so first-call costs (the face models, the convolution kernels' set-up)
+    # fall on no mode; fused mode runs every per-frame stage too.
+    _speed(video, reference, mode, 3, lifter, fusion)
     # In fused mode the two modes alternate and each keeps its fastest pass, so a slow spell of a
     # shared machine does not land on one mode only.
     modes = [mode, "per-frame"] if mode == "fused" else [mode]
-    repeats = 1 if args.quick else len(modes)
+    repeats = 2 if mode == "fused" and not args.quick else 1
     passes: dict[str, list[dict]] = {m: [] for m in modes}
     for _ in range(repeats):
         for m in modes:
-            passes[m].append(_speed(video, reference, m, args.quick, lifter, fusion if m == "fused" else None))
+            passes[m].append(_speed(video, reference, m, stop, lifter, fusion if m == "fused" else None))
     best = {m: min(p, key=lambda s: s["ms_per_frame"]) for m, p in passes.items()}
     speed = best[mode]
     result = {"mode": mode, "clip": str(video.name), "mesh_res": 128, "texture": 512, "passes": repeats, **speed}

@@ -82,10 +82,10 @@ def test_image_dataset_is_deterministic_across_workers():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        direct = [ds[i] for i in (2, 0, 3, 1)]  # another order than the loader's
+        made = {i: ds[i] for i in (2, 0, 3, 1)}  # another order than the loader's
     finally:
         torch.set_num_threads(threads)
-    direct = [direct[k] for k in (1, 3, 0, 2)]
+    direct = [made[i] for i in range(4)]
     loaded = next(iter(DataLoader(ds, batch_size=4, num_workers=2)))
     for key in ("image", "target_rgb", "points", "point_density", "keypoints_uv"):
         assert torch.equal(loaded[key], torch.stack([d[key] for d in direct])), key
