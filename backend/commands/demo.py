@@ -91,8 +91,10 @@ def run(args) -> int:
 def _run_blender(args, out: Path, address: str) -> int:
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="headfuse-demo-blender-"))
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    import addon_utils
     import bpy  # first: it puts Blender's own modules (addon_utils) on the path
+
+    # isort: split
+    import addon_utils
 
     from backend.synth import SAMPLE_CLIP_DIR
     from blender_addon import export, jobs
