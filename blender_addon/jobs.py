@@ -40,6 +40,9 @@ class JobRunner(threading.Thread):
         self.job, self.start_seq = job, start_seq
         self.events: queue.Queue = queue.Queue()
         self.stopping = threading.Event()
+        self.first_frame: tuple[float, int] | None = None
+        """(monotonic arrival time, frames received) of this runner's first frame; the panel's rate
+        counts the frames that arrived after it (main thread only)."""
 
     def run(self) -> None:
         try:
@@ -56,7 +59,7 @@ class JobRunner(threading.Thread):
                 for frame in client.frames(
                     self.job, self.start_seq, on_progress=lambda h: self.events.put(("progress", h))
                 ):
-                    self.events.put(("frame", frame))
+                    self.events.put(("frame", frame, time.monotonic()))
                 self.events.put(("done", client.status(self.job)))
         except ServerUnavailable as exc:
             self.events.put(("error", f"server not reachable at {exc.address}: {exc}"))
@@ -155,7 +158,7 @@ def drain(scene_name: str):
                 hf.skipped += 1
             hf.frames_received += 1
             built += 1
-            _update_progress(hf)
+            _update_progress(hf, runner, event[2])
         elif kind == "done":
             record = event[1]
             hf.status = f"{record.get('state', 'done')}: {hf.frames_received} frames ({hf.skipped} skipped)"
@@ -188,12 +191,17 @@ def _setup_plate(scene, hf, camera: dict) -> None:
     importer.set_plate_background(rig["camera"], bpy.path.abspath(hf.video))
 
 
-def _update_progress(hf) -> None:
-    now = time.time()
-    if hf.started_at == 0.0:
-        hf.started_at = now
+def _update_progress(hf, runner: JobRunner, arrived: float) -> None:
+    """Progress, and frames/s and ETA from the arrival times of the frames after this runner's first
+    (kept on the runner: a Blender float property is 32-bit, too coarse for a clock)."""
+    if runner.first_frame is None:
+        runner.first_frame = (arrived, hf.frames_received)
     total = max(hf.frames_total, hf.frames_received, 1)
     hf.progress = hf.frames_received / total
-    rate = hf.frames_received / max(now - hf.started_at, 1e-6)
-    eta = (total - hf.frames_received) / rate if rate > 0 else 0.0
+    t0, n0 = runner.first_frame
+    if hf.frames_received == n0 or arrived <= t0:
+        hf.status = f"{hf.frames_received}/{total} frames"
+        return
+    rate = (hf.frames_received - n0) / (arrived - t0)
+    eta = (total - hf.frames_received) / rate
     hf.status = f"{hf.frames_received}/{total} frames, {rate:.2f} fps, ETA {eta:.0f} s"

@@ -45,4 +45,3 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
     frames_received: IntProperty(default=0)
     frames_total: IntProperty(default=0)
     skipped: IntProperty(default=0)
-    started_at: FloatProperty(default=0.0)

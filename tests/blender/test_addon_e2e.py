@@ -139,3 +139,18 @@ def test_missing_video_is_reported_without_contacting_the_server(addon):
     with pytest.raises(RuntimeError, match="video not found"):  # an operator's ERROR report raises in background mode
         bpy.ops.headfuse.reconstruct()
     assert "video not found: /nonexistent/clip.mp4" in scene.headfuse.error
+
+
+def test_progress_rate_comes_from_frame_arrival_times(addon, scene):
+    """frames/s and ETA count the frames after the runner's first, at a clock's real magnitude (a
+    32-bit Blender float property once held the start time and showed a million fps)."""
+    hf = scene.headfuse
+    hf.frames_total = 10
+    runner = jobs.JobRunner("tcp://127.0.0.1:1", None, "", "", {})  # never started: only its clock
+    t0 = 1.8e9
+    for received, arrived in ((1, t0), (2, t0 + 0.5), (3, t0 + 0.8)):
+        hf.frames_received = received
+        jobs._update_progress(hf, runner, arrived)
+        if received == 1:
+            assert hf.status == "1/10 frames"
+    assert hf.status == "3/10 frames, 2.50 fps, ETA 3 s" and hf.progress == pytest.approx(0.3)
