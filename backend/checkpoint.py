@@ -70,8 +70,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"{path} is not a headfuse checkpoint: {exc}") from exc
+    except Exception as exc:  # torch's own text advises weights_only=False, which we never do: not shown
+        raise ValueError(
+            f"{path} is not a headfuse checkpoint (expected a file written by `headfuse train`; "
+            f"torch.load with weights_only: {type(exc).__name__})"
+        ) from exc
     version = state.get("format_version") if isinstance(state, dict) else None
     if version != FORMAT_VERSION:
         raise ValueError(f"{path}: checkpoint format {version!r}, this headfuse reads format {FORMAT_VERSION}")

@@ -35,11 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from backend.models.fusion import load_fusion
     from backend.models.lifter import load_lifter
 
-    model = load_lifter(args.weights)
+    try:
+        model = load_lifter(args.weights)
+        fusion = load_fusion(args.fusion_weights) if args.protocol == "nxn" else None
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"eval: {exc}") from None
     if args.protocol == "nxn":
-        return _nxn(args, model)
+        return _nxn(args, model, fusion)
     from backend.eval.encoder_report import EncoderEvalConfig, evaluate_encoder, markdown_report, write_report
 
     result = evaluate_encoder(model, args.data, EncoderEvalConfig(heads=args.heads))
@@ -49,9 +54,8 @@ def run(args) -> int:
     return 0
 
 
-def _nxn(args, lifter) -> int:
+def _nxn(args, lifter, fusion) -> int:
     from backend.eval.nxn import NxNConfig, evaluate_nxn, markdown_report, write_report
-    from backend.models.fusion import load_fusion
 
     cfg = NxNConfig()
     for key in ("clips", "frames", "views"):
@@ -59,7 +63,7 @@ def _nxn(args, lifter) -> int:
             setattr(cfg, key, getattr(args, key))
     if cfg.views < 2:
         raise SystemExit("eval: --views must be at least 2 (the N x N protocol needs novel views)")
-    result = evaluate_nxn(lifter, load_fusion(args.fusion_weights), cfg)
+    result = evaluate_nxn(lifter, fusion, cfg)
     js, md, png = write_report(result, args.out or Path("out/eval_nxn.json"))
     print(markdown_report(result["summary"]))
     print(f"eval: wrote {js}, {md} and {png}")

@@ -68,6 +68,7 @@ def _train_encoder(args, out: Path) -> Path:
 
 
 def _train_fusion(args, out: Path) -> Path:
+    from backend.checkpoint import load_checkpoint
     from backend.models.lifter import default_lifter_path
     from backend.train.fusion_cache import build_clip_cache
     from backend.train.fusion_stage import FusionTrainConfig, train_fusion
@@ -83,8 +84,11 @@ def _train_fusion(args, out: Path) -> Path:
         cfg.lr = args.lr
     if args.warmup is not None:
         cfg.warmup = args.warmup
-    if args.init is not None and not args.init.is_file():
-        raise SystemExit(f"train: --init {args.init}: no such file")
+    if args.init is not None:  # read now, not after the clip cache is made
+        try:
+            load_checkpoint(args.init)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"train: --init: {exc}") from None
     # Clip identities are FUSION_SEED_BASE + seed * 100_003 + i; evaluation uses seeds >= 1_000_000.
     build_clip_cache(data, args.samples or 240, seed=args.seed, lifter_path=lifter, progress=not args.no_progress,
                      workers=args.workers)
