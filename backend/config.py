@@ -78,12 +78,28 @@ class EncoderConfig:
     """Hidden width of the decoder MLP."""
     decoder_features: int = 16
     """Features the decoder outputs besides density (the first three are RGB)."""
+    kind: str = "global"
+    """`global`: the conv + ViT encoder alone (the first lifter); `pixel`: that encoder as the global
+    branch beside pixel-aligned lifting of image features, conditioned on the rendered face mesh."""
+    lift_depth_samples: int = 12
+    """`pixel`: samples per texel line through the box."""
+    feature_widths: tuple[int, ...] = (32, 48)
+    """`pixel`: channels of the image feature maps read at the projections (at 1/2, 1/4, ... of the crop)."""
+    lift_hidden: int = 32
+    """`pixel`: hidden width of the per-point network of the lifting."""
+    lift_channels: int = 32
+    """`pixel`: features per point; a texel gets their visibility-weighted sum and their mean (2x)."""
+    fuse_width: int = 32
+    """`pixel`: channels of the per-plane convs that add the lifted features to the global planes."""
 
 
 def encoder_preset(name: str) -> EncoderConfig:
-    """`tiny` (trained on a CPU, shipped) or `paper` (LP3D scale: 512 px in, 3x32x256x256 planes)."""
+    """`tiny` (the first, global-only lifter, trained on a CPU, shipped), `pixel` (the tiny sizes with
+    pixel-aligned, landmark-conditioned lifting) or `paper` (LP3D scale: 512 px in, 3x32x256x256 planes)."""
     if name == "tiny":
         return EncoderConfig()
+    if name == "pixel":
+        return EncoderConfig(kind="pixel")
     if name == "paper":
         return EncoderConfig(
             image_size=512,
@@ -100,7 +116,7 @@ def encoder_preset(name: str) -> EncoderConfig:
             decoder_hidden=64,
             decoder_features=32,
         )
-    raise ValueError(f"unknown config {name!r}: expected 'tiny' or 'paper'")
+    raise ValueError(f"unknown config {name!r}: expected 'tiny', 'pixel' or 'paper'")
 
 
 @dataclass
@@ -171,6 +187,8 @@ def config_from_dict(cls, data: dict):
         ftype = names[key].type
         if dataclasses.is_dataclass(ftype) and isinstance(value, dict):
             value = config_from_dict(ftype, value)
+        elif isinstance(value, list):
+            value = tuple(value)  # JSON has no tuples
         kwargs[key] = value
     return cls(**kwargs)
 

@@ -1,9 +1,16 @@
-"""The single-image lifter E: aligned portrait crop -> canonical triplane (LP3D-style).
+"""The single-image lifter E: aligned portrait crop -> canonical triplane.
 
-Conv stem (patchify to tokens) -> vision transformer (global reasoning: which way the head
-faces, what the unseen side looks like) -> conv decoder that upsamples the tokens to the plane
-resolution, fused with a shallow high-resolution conv branch on the image (keeps detail the
-tokens lose) -> `[B, 3, C, H, W]` planes (xy, xz, yz).
+`TriplaneEncoder` (LP3D-style, the global branch): conv stem (patchify to tokens) -> vision
+transformer (global reasoning: which way the head faces, what the unseen side looks like) -> conv
+decoder that upsamples the tokens to the plane resolution, fused with a shallow high-resolution conv
+branch on the image (keeps detail the tokens lose) -> `[B, 3, C, H, W]` planes (xy, xz, yz).
+
+`PixelAlignedEncoder` (config `kind="pixel"`): the same global branch, plus image features gathered
+where each texel's line through the box projects with the crop's solved camera
+(`models.pixel_lifting`), conditioned on MediaPipe's face mesh rendered into the crop
+(`face.geometry`); per-plane convs add what is lifted to the global planes. The last of them starts
+at zero, so an untrained lifting leaves the global branch's planes as they are (and a global-only
+checkpoint can start it: `load_global_branch`).
 """
 
 import torch
@@ -11,6 +18,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from backend.config import EncoderConfig
+from backend.face.geometry import GEOMETRY_CHANNELS
+from backend.models.pixel_lifting import POINT_EXTRAS, gather_along_lines, line_points
+from backend.models.planewise import PlaneConv, fold, plane_norm, unfold
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -34,9 +44,12 @@ class TransformerBlock(nn.Module):
 
 
 class TriplaneEncoder(nn.Module):
-    """images `[B, 3, S, S]` in 0..1 (S = cfg.image_size) -> triplanes `[B, 3, C, P, P]`."""
+    """images `[B, 3, S, S]` in 0..1 (S = cfg.image_size) -> triplanes `[B, 3, C, P, P]`.
 
-    def __init__(self, cfg: EncoderConfig):
+    `extra_channels` more input channels (e.g. the face-mesh geometry) may follow the image's three;
+    their stem weights start at zero."""
+
+    def __init__(self, cfg: EncoderConfig, extra_channels: int = 0):
         super().__init__()
         self.cfg = cfg
         s, p = cfg.image_size, cfg.plane_size
@@ -45,7 +58,7 @@ class TriplaneEncoder(nn.Module):
         grid = s // cfg.patch_size
         if p % grid or (p // grid) & (p // grid - 1):
             raise ValueError(f"plane_size {p} must be a power-of-two multiple of the token grid {grid}")
-        stem, c = [], 3
+        stem, c = [], 3 + extra_channels
         widths = [min(cfg.dim, cfg.stem_width * 2**i) for i in range(cfg.patch_size.bit_length() - 1)]
         for w in widths:  # stride-2 convs down to the token grid
             stem.append(_conv(c, w, 2))
@@ -64,12 +77,18 @@ class TriplaneEncoder(nn.Module):
             )
             c = cfg.decoder_width
         self.up = nn.Sequential(*ups)
-        self.high = nn.Sequential(_conv(3, cfg.high_width, 2 if s > p else 1), _conv(cfg.high_width, cfg.high_width))
+        self.high = nn.Sequential(
+            _conv(3 + extra_channels, cfg.high_width, 2 if s > p else 1), _conv(cfg.high_width, cfg.high_width)
+        )
+        with torch.no_grad():
+            for first in (self.stem[0][0], self.high[0][0]):
+                first.weight[:, 3:] = 0.0
         self.head = nn.Sequential(
             _conv(c + cfg.high_width, cfg.decoder_width), nn.Conv2d(cfg.decoder_width, 3 * cfg.plane_channels, 3, 1, 1)
         )
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """`images [B, 3, S, S]` (0..1), `extra [B, E, S, S]` -> planes `[B, 3, C, P, P]`."""
         cfg = self.cfg
         B = images.shape[0]
         assert images.shape[1:] == (
@@ -77,11 +96,14 @@ class TriplaneEncoder(nn.Module):
             cfg.image_size,
             cfg.image_size,
         ), f"encoder expects [B, 3, {cfg.image_size}, {cfg.image_size}], got {tuple(images.shape)}"
-        x = self.stem(images * 2.0 - 1.0)  # [B, D, g, g]
+        images = images * 2.0 - 1.0
+        if extra is not None:
+            images = torch.cat([images, extra], dim=1)
+        x = self.stem(images)  # [B, D, g, g]
         g = x.shape[-1]
         tokens = self.norm(self.blocks(x.flatten(2).transpose(1, 2) + self.pos))  # [B, g*g, D]
         x = self.up(tokens.transpose(1, 2).reshape(B, cfg.dim, g, g))  # [B, Cd, P, P]
-        hi = self.high(images * 2.0 - 1.0)
+        hi = self.high(images)
         hi = (
             F.interpolate(hi, size=x.shape[-2:], mode="bilinear", align_corners=False)
             if hi.shape[-1] != x.shape[-1]
@@ -89,3 +111,81 @@ class TriplaneEncoder(nn.Module):
         )
         planes = self.head(torch.cat([x, hi], dim=1))  # [B, 3*C, P, P]
         return planes.reshape(B, 3, cfg.plane_channels, cfg.plane_size, cfg.plane_size)
+
+
+class PixelAlignedEncoder(nn.Module):
+    """Crop, face-mesh geometry and camera -> triplanes `[B, 3, C, P, P]` (see the module doc)."""
+
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.global_branch = TriplaneEncoder(cfg, extra_channels=GEOMETRY_CHANNELS)
+        layers, c = [], 3 + GEOMETRY_CHANNELS
+        for w in cfg.feature_widths:  # each level halves the resolution
+            layers.append(nn.Sequential(_conv(c, w, 2), _conv(w, w)))
+            c = w
+        self.features = nn.ModuleList(layers)
+        cin = 3 + sum(cfg.feature_widths) + POINT_EXTRAS  # the crop's own RGB is read too
+        h, cl = cfg.lift_hidden, cfg.lift_channels
+        # One per-point network per plane (weights [3, in, out]): the planes' lines differ.
+        self.w1 = nn.Parameter(torch.randn(3, cin, h) / cin**0.5)
+        self.b1 = nn.Parameter(torch.zeros(3, h))
+        self.w2 = nn.Parameter(torch.randn(3, h, 1 + cl) / h**0.5)
+        self.b2 = nn.Parameter(torch.zeros(3, 1 + cl))
+        C, fw = cfg.plane_channels, cfg.fuse_width
+        self.fuse = nn.Sequential(
+            PlaneConv(C + 2 * cl, fw),
+            plane_norm(fw),
+            nn.GELU(),
+            PlaneConv(fw, fw),
+            plane_norm(fw),
+            nn.GELU(),
+            PlaneConv(fw, C, zero=True),
+        )
+        self.register_buffer(
+            "points", line_points(cfg.plane_size, cfg.lift_depth_samples), persistent=False
+        )  # [3, P, P, D, 3]
+
+    def lift(
+        self, images: torch.Tensor, geometry: torch.Tensor, cam2world: torch.Tensor, intrinsics: torch.Tensor
+    ) -> torch.Tensor:
+        """The pixel-aligned branch alone: `[B, 3, 2 * lift_channels, P, P]`."""
+        x = torch.cat([images * 2.0 - 1.0, geometry], dim=1)
+        maps = [images]
+        for level in self.features:
+            x = level(x)
+            maps.append(x)
+        per_point = gather_along_lines(maps, geometry, cam2world, intrinsics, self.points)  # [B, 3, P, P, D, Cin]
+        h = torch.einsum("bkhwdc,kco->bkhwdo", per_point, self.w1) + self.b1[None, :, None, None, None]
+        h = torch.einsum("bkhwdc,kco->bkhwdo", F.gelu(h), self.w2) + self.b2[None, :, None, None, None]
+        weight = torch.softmax(h[..., :1], dim=4)  # [B, 3, P, P, D, 1]: which points of the line matter
+        feats = h[..., 1:]
+        lifted = torch.cat([(weight * feats).sum(4), feats.mean(4)], dim=-1)  # [B, 3, P, P, 2 cl]
+        return lifted.permute(0, 1, 4, 2, 3)
+
+    def forward(
+        self, images: torch.Tensor, geometry: torch.Tensor, cam2world: torch.Tensor, intrinsics: torch.Tensor
+    ) -> torch.Tensor:
+        """`images [B, 3, S, S]` 0..1, `geometry [B, 8, S, S]`, `cam2world [B, 4, 4]`, `intrinsics [B, 3, 3]`
+        (normalized) -> planes `[B, 3, C, P, P]`."""
+        S = self.cfg.image_size
+        assert geometry.shape[1:] == (
+            GEOMETRY_CHANNELS,
+            S,
+            S,
+        ), f"geometry must be [B, {GEOMETRY_CHANNELS}, {S}, {S}], got {tuple(geometry.shape)}"
+        planes = self.global_branch(images, geometry)  # [B, 3, C, P, P]
+        lifted = self.lift(images, geometry, cam2world, intrinsics)
+        return planes + unfold(self.fuse(fold(torch.cat([planes, lifted], dim=2))))
+
+    def load_global_branch(self, state: dict) -> None:
+        """Start the global branch from a global-only encoder's `state_dict` (its stem gains the
+        geometry channels, with zero weights)."""
+        own = self.global_branch.state_dict()
+        for key, value in state.items():
+            if own[key].shape != value.shape:  # the first stem / high convs: 3 -> 3 + geometry inputs
+                padded = torch.zeros_like(own[key])
+                padded[:, : value.shape[1]] = value
+                value = padded
+            own[key] = value
+        self.global_branch.load_state_dict(own)

@@ -6,22 +6,52 @@ import torch
 from torch import nn
 
 from backend.config import EncoderConfig
-from backend.models.encoder import TriplaneEncoder
+from backend.models.encoder import PixelAlignedEncoder, TriplaneEncoder
 from backend.render.decoder import TriplaneDecoder
 from backend.render.field import TriplaneField
 
 
 class Lifter(nn.Module):
-    """images `[B, 3, S, S]` -> triplanes `[B, 3, C, P, P]`; `field(planes)` makes them renderable."""
+    """images `[B, 3, S, S]` -> triplanes `[B, 3, C, P, P]`; `field(planes)` makes them renderable.
+
+    A `pixel` lifter (`cfg.kind`) also needs the face-mesh `geometry [B, 8, S, S]` (`face.geometry`)
+    and the crop's camera, `cam2world [B, 4, 4]` and normalized `intrinsics [B, 3, 3]`; a `global`
+    one ignores them."""
 
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
+        if cfg.kind not in ("global", "pixel"):
+            raise ValueError(f"unknown lifter kind {cfg.kind!r}: expected 'global' or 'pixel'")
         self.cfg = cfg
-        self.encoder = TriplaneEncoder(cfg)
+        self.encoder = PixelAlignedEncoder(cfg) if cfg.kind == "pixel" else TriplaneEncoder(cfg)
         self.decoder = TriplaneDecoder(cfg.plane_channels, cfg.decoder_hidden, cfg.decoder_features)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.encoder(images)
+    @property
+    def needs_geometry(self) -> bool:
+        """True when forward needs the face-mesh geometry and the camera."""
+        return self.cfg.kind == "pixel"
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        geometry: torch.Tensor | None = None,
+        cam2world: torch.Tensor | None = None,
+        intrinsics: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Planes `[B, 3, C, P, P]` of `images [B, 3, S, S]` (0..1)."""
+        if not self.needs_geometry:
+            return self.encoder(images)
+        if geometry is None or cam2world is None or intrinsics is None:
+            raise ValueError("a pixel-aligned lifter needs the face-mesh geometry and the crop's camera")
+        return self.encoder(images, geometry, cam2world, intrinsics)
+
+    def init_from_global(self, other: "Lifter") -> None:
+        """Start a `pixel` lifter from a trained `global` one: its encoder becomes the global branch
+        and its decoder is copied; the lifted branch adds nothing until it trains."""
+        if not self.needs_geometry or other.needs_geometry:
+            raise ValueError("init_from_global starts a pixel lifter from a global one")
+        self.encoder.load_global_branch(other.encoder.state_dict())
+        self.decoder.load_state_dict(other.decoder.state_dict())
 
     def field(self, planes: torch.Tensor, reference: bool = False) -> TriplaneField:
         """A field over planes `[B, 3, C, P, P]` decoded by this lifter's decoder."""
