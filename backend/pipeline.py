@@ -7,6 +7,7 @@ out with status `skipped` and the reason; nothing raises for one bad frame. The 
 and the benchmarks all run this same generator.
 """
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,6 +50,19 @@ class ReconstructConfig:
     """Undistorter + fuser checkpoint (`fused` mode); None uses the shipped tiny weights."""
     device: str = "auto"
     """`auto` (CUDA when present, else CPU), `cpu` or `cuda`."""
+
+    def validate(self) -> None:
+        """Refuse a value no job can run with: one `ValueError` line naming the option, the value and
+        what is allowed (before any network is loaded)."""
+        if self.mode not in MODES:
+            raise ValueError(f"mode {self.mode!r}: expected one of {', '.join(MODES)}")
+        res, factor = self.mesh.resolution, self.mesh.coarse_factor
+        if res < factor or res % factor:
+            raise ValueError(f"mesh resolution {res}: expected a positive multiple of {factor}")
+        if self.mesh.texture_size < 0:
+            raise ValueError(f"texture size {self.mesh.texture_size}: expected 0 (vertex colours only) or more")
+        if self.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", self.device):
+            raise ValueError(f"device {self.device!r}: expected auto, cpu, cuda or cuda:N")
 
 
 @dataclass

@@ -50,7 +50,10 @@ def run(args) -> int:
     bad = [f for f in formats if f not in WRITERS]
     if bad:
         raise SystemExit(f"reconstruct: unknown format(s) {', '.join(bad)}; choose from {', '.join(sorted(WRITERS))}")
-    start, stop, stride = parse_frame_range(args.frames) if args.frames else (0, None, 1)
+    try:
+        start, stop, stride = parse_frame_range(args.frames) if args.frames else (0, None, 1)
+    except ValueError as exc:
+        raise SystemExit(f"reconstruct: --frames {exc}") from None
     cfg = ReconstructConfig(
         mode=args.mode,
         mesh=MeshConfig(resolution=args.mesh_res, texture_size=args.texture),
@@ -62,6 +65,10 @@ def run(args) -> int:
         fusion_weights=args.fusion_weights,
         device=args.device,
     )
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        raise SystemExit(f"reconstruct: {exc}") from None
     info = open_video(args.video).info
     total = None
     if info.frame_count is not None:
