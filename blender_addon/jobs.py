@@ -130,7 +130,7 @@ def drain(scene_name: str):
             break
         kind = event[0]
         if kind == "connected":
-            hf.connection = f"connected to {runner.address} (protocol {event[1].get('protocol', '?')})"
+            hf.connection = f"connected to {runner.address} (protocol {event[1]['version']})"
         elif kind == "upload":
             _, name, sent, size = event
             hf.status = f"uploading {name}: {sent * 100 // max(size, 1)} %"
