@@ -1,12 +1,10 @@
-"""Dataclass configs. Each field carries its docstring; configs are saved beside every checkpoint.
+"""Dataclass configs. Each field carries its docstring; a checkpoint carries the configs it was trained with.
 
 This module imports nothing from the rest of the package, so every layer may use it.
 """
 
 import dataclasses
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 
@@ -191,8 +189,3 @@ def config_from_dict(cls, data: dict):
             value = tuple(value)  # JSON has no tuples
         kwargs[key] = value
     return cls(**kwargs)
-
-
-def save_config(cfg: Any, path: str | Path) -> None:
-    """Write a dataclass config as indented JSON."""
-    Path(path).write_text(json.dumps(config_to_dict(cfg), indent=2) + "\n")

@@ -1,6 +1,6 @@
 """The mesh every stage after marching cubes passes along."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,10 +39,6 @@ class Mesh:
         if self.normals is not None:
             self.normals = np.ascontiguousarray(self.normals, dtype=np.float32)
             assert self.normals.shape == (v, 3), f"normals must be [{v}, 3], got {self.normals.shape}"
-
-    def with_(self, **changes) -> "Mesh":
-        """A copy with some fields replaced."""
-        return replace(self, **changes)
 
     def face_normals(self) -> np.ndarray:
         """Unit normals `[F, 3]`."""
