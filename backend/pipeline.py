@@ -7,7 +7,6 @@ out with status `skipped` and the reason; nothing raises for one bad frame. The 
 and the benchmarks all run this same generator.
 """
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,8 +60,9 @@ class ReconstructConfig:
             raise ValueError(f"mesh resolution {res}: expected a positive multiple of {factor}")
         if self.mesh.texture_size < 0:
             raise ValueError(f"texture size {self.mesh.texture_size}: expected 0 (vertex colours only) or more")
-        if self.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", self.device):
-            raise ValueError(f"device {self.device!r}: expected auto, cpu, cuda or cuda:N")
+        from backend.device import check_device_name
+
+        check_device_name(self.device)
 
 
 @dataclass
