@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from backend.config import encoder_preset
@@ -58,8 +59,6 @@ def test_pixel_lifter_starts_as_the_global_lifter_and_learns_from_the_lifting():
 
 
 def test_pixel_lifter_refuses_a_call_without_geometry():
-    import pytest
-
     model = Lifter(encoder_preset("pixel"))
     with pytest.raises(ValueError, match="needs the face-mesh geometry"):
         model(torch.rand(1, 3, 128, 128))
