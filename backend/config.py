@@ -79,7 +79,9 @@ class EncoderConfig:
     kind: str = "global"
     """`global`: the conv + ViT encoder alone (the first lifter); `pixel`: that encoder as the global
     branch beside pixel-aligned lifting of image features, conditioned on the rendered face mesh."""
-    lift_depth_samples: int = 12
+    lift_size: int = 32
+    """`pixel`: resolution of the lifted planes (upsampled to `plane_size` before they are added)."""
+    lift_depth_samples: int = 8
     """`pixel`: samples per texel line through the box."""
     feature_widths: tuple[int, ...] = (32, 48)
     """`pixel`: channels of the image feature maps read at the projections (at 1/2, 1/4, ... of the crop)."""

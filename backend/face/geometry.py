@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .canonical import DEFAULT_CANONICAL
+
 GEOMETRY_CHANNELS = 8
 """pncc (3) + depth (1) + normal (3) + mask (1)."""
 
@@ -47,6 +49,21 @@ def crop_landmarks(landmarks: np.ndarray, crop_matrix: np.ndarray) -> np.ndarray
     return np.concatenate([xy, landmarks[:, 2:3] * scale], axis=1).astype(np.float32)
 
 
+def project_to_crop(points: np.ndarray, cam2world: np.ndarray, intrinsics: np.ndarray, size: int) -> np.ndarray:
+    """Canonical points `[N, 3]` (box units) seen by the crop's camera (`cam2world [4, 4]`, normalized
+    `intrinsics [3, 3]`) -> crop pixels `[N, 3]` at `size` px, as `crop_landmarks` gives them: x, y and a
+    relative z (depth minus its mean) on the pixel scale at the points' mean depth."""
+    points = np.asarray(points, dtype=np.float64)
+    c2w = np.asarray(cam2world, dtype=np.float64)
+    cam = (points - c2w[:3, 3]) @ c2w[:3, :3]  # camera axes (x right, y down, z away)
+    K = np.asarray(intrinsics, dtype=np.float64)
+    z = cam[:, 2].clip(1e-6)
+    x = (cam[:, 0] / z * K[0, 0] + K[0, 2]) * size
+    y = (cam[:, 1] / z * K[1, 1] + K[1, 2]) * size
+    pixels_per_box = K[0, 0] * size / z.mean()
+    return np.stack([x, y, (z - z.mean()) * pixels_per_box], axis=1).astype(np.float32)
+
+
 def _vertex_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """Area-weighted vertex normals `[V, 3]` of `verts [V, 3]`, each facing the camera (z away)."""
     v0, v1, v2 = verts[tris[:, 0]], verts[tris[:, 1]], verts[tris[:, 2]]
@@ -58,18 +75,21 @@ def _vertex_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
 
 
 def geometry_channels(
-    crop_landmarks_px: np.ndarray, template_points: np.ndarray, size: int, box_per_pixel: float
+    crop_landmarks_px: np.ndarray, template_points: np.ndarray, size: int, box_per_pixel: float | None = None
 ) -> np.ndarray:
     """Render the face mesh into a `size x size` crop -> `[8, size, size]` float32 (see module doc).
 
     `crop_landmarks_px [478, 3]`: landmarks in crop pixels (x, y, relative z on the pixel scale);
     `template_points [478, 3]`: the same landmarks in the canonical frame (box units);
-    `box_per_pixel`: box units per crop pixel at the face (converts z to box units).
+    `box_per_pixel`: box units per crop pixel at the face (converts z to box units); None takes the
+    canonical crop's (`CanonicalFace.frame_span / size`).
     Triangles are drawn far to near (painter's order) into a triangle-index image; each covered pixel
     then interpolates its triangle's vertex attributes barycentrically.
     """
     import cv2
 
+    if box_per_pixel is None:
+        box_per_pixel = DEFAULT_CANONICAL.frame_span / size
     lm = np.asarray(crop_landmarks_px, dtype=np.float64)[:468]
     can = np.asarray(template_points, dtype=np.float64)[:468]
     tris = face_triangles()

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from backend.config import EncoderConfig
 from backend.face.geometry import GEOMETRY_CHANNELS
-from backend.models.pixel_lifting import POINT_EXTRAS, gather_along_lines, line_points
+from backend.models.pixel_lifting import POINT_EXTRAS, gather_along_lines, line_points, project_lines
 from backend.models.planewise import PlaneConv, fold, plane_norm, unfold
 
 
@@ -143,25 +143,67 @@ class PixelAlignedEncoder(nn.Module):
             PlaneConv(fw, C, zero=True),
         )
         self.register_buffer(
-            "points", line_points(cfg.plane_size, cfg.lift_depth_samples), persistent=False
-        )  # [3, P, P, D, 3]
+            "points", line_points(cfg.lift_size, cfg.lift_depth_samples), persistent=False
+        )  # [3, L, L, D, 3]
+
+    def _first_layer(self) -> list[torch.Tensor]:
+        """`w1 [3, Cin, h]` split by input: one `[3, C_i, h]` per feature map, then the point extras."""
+        sizes = [3, *self.cfg.feature_widths, POINT_EXTRAS]
+        return list(torch.split(self.w1, sizes, dim=1))
 
     def lift(
         self, images: torch.Tensor, geometry: torch.Tensor, cam2world: torch.Tensor, intrinsics: torch.Tensor
     ) -> torch.Tensor:
-        """The pixel-aligned branch alone: `[B, 3, 2 * lift_channels, P, P]`."""
+        """The pixel-aligned branch alone: `[B, 3, 2 * lift_channels, P, P]` (lifted at `lift_size`, then
+        upsampled to the plane size).
+
+        Fast path of `lift_reference`: the per-point network's first layer is linear, and so is bilinear
+        sampling, so each feature map is first projected to the hidden width (one 1x1 conv per map, all
+        three planes at once) and only then sampled at the points: no `[B, 3, L, L, D, Cin]` tensor."""
+        B = images.shape[0]
+        L, D, h = self.cfg.lift_size, self.cfg.lift_depth_samples, self.cfg.lift_hidden
+        maps = self._feature_maps(images, geometry)
+        weights = self._first_layer()
+        grid, extras = project_lines(geometry, cam2world, intrinsics, self.points)  # [B, 3, N, 2], [B, 3, N, 8]
+        grid = grid.reshape(B * 3, 1, -1, 2)
+        hidden = torch.einsum("bknc,kco->bkno", extras, weights[-1])  # [B, 3, N, h]
+        for m, w in zip(maps, weights[:-1], strict=True):
+            projected = torch.einsum("bcyx,kco->bkoyx", m, w).reshape(B * 3, h, *m.shape[-2:])
+            sampled = F.grid_sample(projected, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            hidden = hidden + sampled[:, :, 0].reshape(B, 3, h, -1).transpose(2, 3)
+        hidden = hidden.reshape(B, 3, L, L, D, h) + self.b1[None, :, None, None, None]
+        return self._pool_lines(hidden)
+
+    def lift_reference(
+        self, images: torch.Tensor, geometry: torch.Tensor, cam2world: torch.Tensor, intrinsics: torch.Tensor
+    ) -> torch.Tensor:
+        """`lift` written plainly: gather every point's inputs (`gather_along_lines`), then the per-point
+        network. Slow and memory-hungry; the reference the fast path is tested against."""
+        maps = self._feature_maps(images, geometry)
+        per_point = gather_along_lines(maps, geometry, cam2world, intrinsics, self.points)  # [B, 3, L, L, D, Cin]
+        hidden = torch.einsum("bkhwdc,kco->bkhwdo", per_point, self.w1) + self.b1[None, :, None, None, None]
+        return self._pool_lines(hidden)
+
+    def _feature_maps(self, images: torch.Tensor, geometry: torch.Tensor) -> list[torch.Tensor]:
+        """The crop itself and its feature levels: `[B, 3, S, S]`, `[B, C_1, S/2, S/2]`, ..."""
         x = torch.cat([images * 2.0 - 1.0, geometry], dim=1)
         maps = [images]
         for level in self.features:
             x = level(x)
             maps.append(x)
-        per_point = gather_along_lines(maps, geometry, cam2world, intrinsics, self.points)  # [B, 3, P, P, D, Cin]
-        h = torch.einsum("bkhwdc,kco->bkhwdo", per_point, self.w1) + self.b1[None, :, None, None, None]
-        h = torch.einsum("bkhwdc,kco->bkhwdo", F.gelu(h), self.w2) + self.b2[None, :, None, None, None]
-        weight = torch.softmax(h[..., :1], dim=4)  # [B, 3, P, P, D, 1]: which points of the line matter
-        feats = h[..., 1:]
-        lifted = torch.cat([(weight * feats).sum(4), feats.mean(4)], dim=-1)  # [B, 3, P, P, 2 cl]
-        return lifted.permute(0, 1, 4, 2, 3)
+        return maps
+
+    def _pool_lines(self, hidden: torch.Tensor) -> torch.Tensor:
+        """First-layer activations `[B, 3, L, L, D, h]` -> lifted planes `[B, 3, 2 cl, P, P]`."""
+        B, L, P = hidden.shape[0], self.cfg.lift_size, self.cfg.plane_size
+        out = torch.einsum("bkhwdc,kco->bkhwdo", F.gelu(hidden), self.w2) + self.b2[None, :, None, None, None]
+        weight = torch.softmax(out[..., :1], dim=4)  # [B, 3, L, L, D, 1]: which points of the line matter
+        feats = out[..., 1:]
+        lifted = torch.cat([(weight * feats).sum(4), feats.mean(4)], dim=-1)  # [B, 3, L, L, 2 cl]
+        lifted = lifted.permute(0, 1, 4, 2, 3).reshape(B * 3, -1, L, L)
+        if L != P:
+            lifted = F.interpolate(lifted, size=(P, P), mode="bilinear", align_corners=False)
+        return lifted.reshape(B, 3, -1, P, P)
 
     def forward(
         self, images: torch.Tensor, geometry: torch.Tensor, cam2world: torch.Tensor, intrinsics: torch.Tensor

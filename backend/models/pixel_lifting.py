@@ -55,6 +55,34 @@ def _sample(maps: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     return out[:, :, 0].transpose(1, 2)
 
 
+def project_lines(
+    geometry: torch.Tensor, cam2world: torch.Tensor, intrinsics: torch.Tensor, points: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the line points project, and what the face mesh says of them.
+
+    `geometry [B, 8, S, S]`: the face-mesh channels (`face.geometry`); `cam2world [B, 4, 4]` and normalized
+    `intrinsics [B, 3, 3]`: the crop's camera; `points [3, L, L, D, 3]` from `line_points`. Returns the
+    sampling grid `[B, 3, N, 2]` (-1..1, `grid_sample`'s convention; N = L * L * D, in `points`' order)
+    and the extras `[B, 3, N, POINT_EXTRAS]` (offset, dz, mask, X).
+    """
+    B = geometry.shape[0]
+    X = points.reshape(1, -1, 3).expand(B, -1, 3)  # [B, 3N, 3]
+    cam = _camera_space(X, cam2world)  # [B, 3N, 3]
+    z = cam[..., 2:3].clamp_min(1e-6)
+    focal = torch.stack([intrinsics[:, 0, 0], intrinsics[:, 1, 1]], -1)[:, None]  # [B, 1, 2]
+    uv = cam[..., :2] / z * focal + intrinsics[:, None, :2, 2]  # [B, 3N, 2], 0..1
+    grid = uv * 2.0 - 1.0
+    geo = _sample(geometry, grid)  # [B, 3N, 8]
+    mask = geo[..., 7:8]
+    surface = geo[..., 0:3] / mask.clamp_min(1e-3)  # canonical point of the visible surface (bilinear
+    # reads at the mesh's edge are mixed with the zeros outside it, so divide the coverage out)
+    surface_z = _camera_space(surface, cam2world)[..., 2:3]
+    offset = (surface - X) * mask
+    dz = (cam[..., 2:3] - surface_z) * mask
+    extras = torch.cat([offset, dz, mask, X], dim=-1)
+    return grid.reshape(B, 3, -1, 2), extras.reshape(B, 3, -1, POINT_EXTRAS)
+
+
 def gather_along_lines(
     features: list[torch.Tensor],
     geometry: torch.Tensor,
@@ -62,27 +90,12 @@ def gather_along_lines(
     intrinsics: torch.Tensor,
     points: torch.Tensor,
 ) -> torch.Tensor:
-    """Per-point inputs of the lifting `[B, 3, P, P, D, sum(C_i) + POINT_EXTRAS]`.
-
-    `features`: image feature maps `[B, C_i, h_i, w_i]` of the crop (any resolutions);
-    `geometry [B, 8, S, S]`: the face-mesh channels (`face.geometry`); `cam2world [B, 4, 4]` and
-    normalized `intrinsics [B, 3, 3]`: the crop's camera; `points [3, P, P, D, 3]` from `line_points`.
-    """
+    """Every point's inputs of the lifting `[B, 3, L, L, D, sum(C_i) + POINT_EXTRAS]`: the image feature
+    maps `features` (`[B, C_i, h_i, w_i]`, any resolutions) read where it projects, then its extras.
+    Arguments as `project_lines`. The plain form; the encoder's fast path never builds this tensor."""
     B = geometry.shape[0]
-    shape = points.shape[:-1]
-    X = points.reshape(1, -1, 3).expand(B, -1, 3)  # [B, N, 3]
-    cam = _camera_space(X, cam2world)  # [B, N, 3]
-    z = cam[..., 2:3].clamp_min(1e-6)
-    focal = torch.stack([intrinsics[:, 0, 0], intrinsics[:, 1, 1]], -1)[:, None]  # [B, 1, 2]
-    uv = cam[..., :2] / z * focal + intrinsics[:, None, :2, 2]  # [B, N, 2], 0..1
-    grid = uv * 2.0 - 1.0
+    grid, extras = project_lines(geometry, cam2world, intrinsics, points)
+    grid = grid.reshape(B, -1, 2)
     sampled = [_sample(f, grid) for f in features]
-    geo = _sample(geometry, grid)  # [B, N, 8]
-    mask = geo[..., 7:8]
-    surface = geo[..., 0:3] / mask.clamp_min(1e-3)  # canonical point of the visible surface (bilinear
-    # reads at the mesh's edge are mixed with the zeros outside it, so divide the coverage out)
-    surface_z = _camera_space(surface, cam2world)[..., 2:3]
-    offset = (surface - X) * mask
-    dz = (cam[..., 2:3] - surface_z) * mask
-    out = torch.cat([*sampled, offset, dz, mask, X], dim=-1)  # [B, N, Cf + 8]
-    return out.reshape(B, *shape, out.shape[-1])
+    out = torch.cat([*sampled, extras.reshape(B, grid.shape[1], -1)], dim=-1)  # [B, 3N, Cf + 8]
+    return out.reshape(B, *points.shape[:-1], out.shape[-1])

@@ -1,7 +1,14 @@
 import numpy as np
 
+from backend.face import FaceConfig, FacePreprocessor
 from backend.face.canonical import DEFAULT_CANONICAL
-from backend.face.geometry import GEOMETRY_CHANNELS, crop_landmarks, face_triangles, geometry_channels
+from backend.face.geometry import (
+    GEOMETRY_CHANNELS,
+    crop_landmarks,
+    face_triangles,
+    geometry_channels,
+    project_to_crop,
+)
 
 
 def test_face_mesh_triangles():
@@ -26,3 +33,15 @@ def test_geometry_of_the_astronaut(astronaut_landmarks, template):
     # Normals are unit length and face the camera (z away from it is negative).
     n = geo[4:7, mask]
     assert np.allclose(np.linalg.norm(n, axis=0), 1.0, atol=1e-3) and (n[2] < 0).mean() > 0.95
+
+
+def test_template_projected_with_the_solved_camera_lands_on_the_landmarks(astronaut):
+    # A held frame's stand-in for landmarks: the template seen by the crop's camera falls where MediaPipe
+    # put the face in that crop (within a few pixels at 128 px).
+    with FacePreprocessor(astronaut, FaceConfig(smooth=False)) as pre:
+        face = pre.process_frame(astronaut, 0)
+        projected = project_to_crop(pre.template.points, face.cam2world, face.intrinsics, 128)
+    seen = crop_landmarks(face.landmarks, face.crop_matrix) * (128 / face.crop.shape[0])
+    error = np.linalg.norm(projected[:468, :2] - seen[:468, :2], axis=1)
+    assert np.median(error) < 3.0
+    assert np.corrcoef(projected[:468, 2], seen[:468, 2])[0, 1] > 0.9  # nearer points are nearer in both

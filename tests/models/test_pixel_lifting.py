@@ -62,3 +62,18 @@ def test_pixel_lifter_refuses_a_call_without_geometry():
     model = Lifter(encoder_preset("pixel"))
     with pytest.raises(ValueError, match="needs the face-mesh geometry"):
         model(torch.rand(1, 3, 128, 128))
+
+
+def test_fast_lifting_matches_the_reference():
+    torch.manual_seed(1)
+    cfg = encoder_preset("pixel")
+    model = Lifter(cfg).encoder
+    B, S = 2, cfg.image_size
+    images, geometry = torch.rand(B, 3, S, S), torch.rand(B, GEOMETRY_CHANNELS, S, S)
+    geometry[:, 7] = (geometry[:, 7] > 0.3).float()
+    c2w, K = orbit_camera(torch.tensor([0.3, -0.5]), torch.tensor([0.1, 0.0])), intrinsics_matrix(batch=B)
+    with torch.no_grad():
+        fast = model.lift(images, geometry, c2w, K)
+        ref = model.lift_reference(images, geometry, c2w, K)
+    assert fast.shape == (B, 3, 2 * cfg.lift_channels, cfg.plane_size, cfg.plane_size)
+    assert torch.allclose(fast, ref, atol=1e-4), (fast - ref).abs().max()
