@@ -101,28 +101,45 @@ class FacePreprocessor:
         self.cfg = cfg or FaceConfig()
         self.canonical = canonical
         self.fps = fps or self.cfg.default_fps
+        self._detector = self._make_detector(tracking=self.cfg.mesh_tracking)
+        self._tracker = FaceTracker(self.cfg.track_min_iou, self.cfg.track_max_lost)
+        self._smoother = ViewSmoother(self.cfg.smooth_min_cutoff, self.cfg.smooth_beta_pose, self.cfg.smooth_beta_crop)
+        try:
+            self.set_reference(reference)
+        except BaseException:
+            self.close()
+            raise
+
+    def set_reference(self, reference: str | Path | np.ndarray) -> None:
+        """Make `reference` (a path or an RGB uint8 image `[H, W, 3]`) the clip's reference: its template
+        defines the canonical frame from now on, and tracking starts afresh. Raises `NoFaceError`.
+        Cheaper than a new preprocessor (the MediaPipe graphs stay loaded)."""
         name = str(reference) if isinstance(reference, str | Path) else "the reference image (array)"
         image = read_image(reference) if isinstance(reference, str | Path) else reference
-        with self._make_detector(tracking=False) as detector:
-            boxes = detector.detect(image)
-            tracker = FaceTracker(self.cfg.track_min_iou, self.cfg.track_max_lost)
-            box = tracker.match(boxes, image.shape[1], image.shape[0])
-            landmarks = detector.landmarks(image, box) if box is not None else None
+        if self.cfg.mesh_tracking:
+            with self._make_detector(tracking=False) as detector:
+                landmarks = self._reference_landmarks(detector, image)
+        else:
+            landmarks = self._reference_landmarks(self._detector, image)
         if landmarks is None:
             raise NoFaceError(f"{name}: no face found in the reference image (it must show one near-frontal face)")
-        self.template: FaceTemplate = build_template(landmarks, canonical)
+        self.template: FaceTemplate = build_template(landmarks, self.canonical)
         K = self._intrinsics(image)
         pose = solve_pose(self.template, landmarks, K)
         if pose is None:
             raise NoFaceError(f"{name}: the reference face's pose cannot be solved")
-        self.reference_result = self._result(0, "ok", None, image, view_from_pose(pose, K, canonical), K)
+        self.reference_result = self._result(0, "ok", None, image, view_from_pose(pose, K, self.canonical), K)
         self.reference_result.landmarks = landmarks
         self.reference_result.box = FaceBox.from_landmarks(landmarks).as_array()
         self.reference_result.reprojection_error = pose.reprojection_error
-        self._detector = self._make_detector(tracking=self.cfg.mesh_tracking)
-        self._tracker = FaceTracker(self.cfg.track_min_iou, self.cfg.track_max_lost)
-        self._smoother = ViewSmoother(self.cfg.smooth_min_cutoff, self.cfg.smooth_beta_pose, self.cfg.smooth_beta_crop)
         self.reset()
+
+    def _reference_landmarks(self, detector: FaceDetector, image: np.ndarray) -> np.ndarray | None:
+        """Landmarks `[478, 3]` of the reference's one face (the tracker's choice among several), or None."""
+        box = FaceTracker(self.cfg.track_min_iou, self.cfg.track_max_lost).match(
+            detector.detect(image), image.shape[1], image.shape[0]
+        )
+        return detector.landmarks(image, box) if box is not None else None
 
     def _make_detector(self, tracking: bool) -> FaceDetector:
         cfg = self.cfg
