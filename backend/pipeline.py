@@ -20,7 +20,7 @@ from backend.face.config import FaceConfig
 from backend.face.preprocess import FacePreprocessor, FaceResult
 from backend.mesh import EmptySurfaceError, Mesh, mesh_from_field
 from backend.models.fusion import FusionNet, FusionState, load_fusion
-from backend.models.lifter import Lifter, load_lifter
+from backend.models.lifter import Lifter, lift_face, load_lifter
 from backend.render.field import TriplaneField
 from backend.units import METRES_PER_BOX_UNIT
 from backend.video import open_video
@@ -112,14 +112,6 @@ def camera_record(face: FaceResult) -> dict:
     }
 
 
-def crop_to_tensor(crop: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
-    """An RGB uint8 crop `[S, S, 3]` -> the lifter's input `[1, 3, size, size]` in 0..1."""
-    x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float()[None] / 255.0
-    if x.shape[-1] != size:
-        x = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
-    return x.to(device)
-
-
 MODES = ("fused", "per-frame")
 """What `ReconstructConfig.mode` may be."""
 
@@ -158,26 +150,20 @@ def load_networks(
 
 
 @torch.no_grad()
-def lift(lifter: Lifter, crop: np.ndarray) -> torch.Tensor:
-    """Crop `[S, S, 3]` uint8 -> triplane `[1, 3, C, P, P]` (the lifter's own view of it)."""
-    device = next(lifter.parameters()).device
-    return lifter(crop_to_tensor(crop, lifter.cfg.image_size, device))
-
-
-@torch.no_grad()
 def lift_and_mesh(
     lifter: Lifter,
-    crop: np.ndarray,
+    face: FaceResult,
+    template_points: np.ndarray,
     mesh_cfg: MeshConfig,
     timings: dict,
     fusion: FusionNet | None = None,
     state: FusionState | None = None,
 ) -> tuple[TriplaneField, Mesh, FusionState | None]:
-    """Crop `[S, S, 3]` uint8 -> field (triplane `[1, 3, C, P, P]` + decoder), textured mesh and the next
-    fusion state. With `fusion` and its `state` the raw triplane is undistorted and fused (fused mode);
-    without, it is used as it is (per-frame mode)."""
+    """A usable frame -> field (triplane `[1, 3, C, P, P]` + decoder), textured mesh and the next fusion
+    state. With `fusion` and its `state` the raw triplane is undistorted and fused (fused mode); without,
+    it is used as it is (per-frame mode). `template_points [478, 3]`: the clip's face template."""
     t0 = time.perf_counter()
-    planes = lift(lifter, crop)
+    planes = lift_face(lifter, face, template_points)
     timings["encode"] = (time.perf_counter() - t0) * 1000.0
     if fusion is not None:
         t0 = time.perf_counter()
@@ -214,7 +200,8 @@ def reconstruct_clip(
         fusion = nets.fusion
     reader = open_video(video)  # checks the file now: a non-video fails before any work
     with FacePreprocessor(reference, cfg.face, fps=reader.info.fps) as pre:
-        state = fusion.start(lift(lifter, pre.reference_result.crop)) if fusion is not None else None
+        template = pre.template.points
+        state = fusion.start(lift_face(lifter, pre.reference_result, template)) if fusion is not None else None
         faces = pre.process(reader.frames(cfg.start, cfg.stop, cfg.stride))
         while True:
             t0 = time.perf_counter()
@@ -226,7 +213,7 @@ def reconstruct_clip(
                 yield FrameOutput(face.index, "skipped", face.reason, timings_ms=timings)
                 continue
             try:
-                field_, mesh, state = lift_and_mesh(lifter, face.crop, cfg.mesh, timings, fusion, state)
+                field_, mesh, state = lift_and_mesh(lifter, face, template, cfg.mesh, timings, fusion, state)
             except EmptySurfaceError as exc:
                 yield FrameOutput(
                     face.index, "skipped", f"no surface in the reconstructed field: {exc}", timings_ms=timings

@@ -28,7 +28,7 @@ def bench_field() -> tuple[torch.Tensor, TriplaneDecoder, str]:
     """(planes `[1, 3, C, H, W]`, decoder, description): the shipped lifter on the sample clip's reference."""
     import cv2
 
-    from backend.pipeline import crop_to_tensor
+    from backend.models.lifter import crop_to_tensor
     from backend.synth import SAMPLE_CLIP_DIR
 
     lifter = load_lifter(default_lifter_path())

@@ -1,14 +1,20 @@
 """The lifter: encoder E plus the decoder MLP that turns its planes into a field."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 
 from backend.config import EncoderConfig
+from backend.face.geometry import crop_landmarks, geometry_channels, project_to_crop
 from backend.models.encoder import PixelAlignedEncoder, TriplaneEncoder
 from backend.render.decoder import TriplaneDecoder
 from backend.render.field import TriplaneField
+
+if TYPE_CHECKING:
+    from backend.face.preprocess import FaceResult
 
 
 class Lifter(nn.Module):
@@ -56,6 +62,45 @@ class Lifter(nn.Module):
     def field(self, planes: torch.Tensor, reference: bool = False) -> TriplaneField:
         """A field over planes `[B, 3, C, P, P]` decoded by this lifter's decoder."""
         return TriplaneField(planes, self.decoder, reference=reference)
+
+
+def crop_to_tensor(crop: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
+    """An RGB uint8 crop `[S, S, 3]` -> the lifter's input `[1, 3, size, size]` in 0..1."""
+    x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float()[None] / 255.0
+    if x.shape[-1] != size:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
+    return x.to(device)
+
+
+def face_inputs(face: "FaceResult", template_points: np.ndarray, size: int) -> dict[str, np.ndarray]:
+    """What a lifter reads of a usable frame besides its crop: the face mesh rendered into the crop at
+    `size` px (`geometry [8, size, size]`, `face.geometry`) and the crop's solved camera (`cam2world [4, 4]`,
+    normalized `intrinsics [3, 3]`). A held frame has no landmarks of its own: the reference's template
+    `template_points [478, 3]` projected with the held camera stands in for them."""
+    crop_size = face.crop.shape[0]
+    if face.landmarks is not None:
+        lm = crop_landmarks(face.landmarks, face.crop_matrix) * (size / crop_size)
+    else:
+        lm = project_to_crop(template_points, face.cam2world, face.intrinsics, size)
+    return {
+        "geometry": geometry_channels(lm, template_points, size),
+        "cam2world": face.cam2world.astype(np.float32),
+        "intrinsics": face.intrinsics.astype(np.float32),
+    }
+
+
+@torch.no_grad()
+def lift_face(lifter: Lifter, face: "FaceResult", template_points: np.ndarray) -> torch.Tensor:
+    """A usable frame's crop (and, for a pixel lifter, its face mesh and camera) -> triplane `[1, 3, C, P, P]`."""
+    device = next(lifter.parameters()).device
+    image = crop_to_tensor(face.crop, lifter.cfg.image_size, device)
+    if not lifter.needs_geometry:
+        return lifter(image)
+    extra = {
+        k: torch.from_numpy(v)[None].to(device)
+        for k, v in face_inputs(face, template_points, lifter.cfg.image_size).items()
+    }
+    return lifter(image, extra["geometry"], extra["cam2world"], extra["intrinsics"])
 
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
