@@ -65,8 +65,9 @@ def mean_triplane(model: Lifter, cache_dir: Path, count: int) -> torch.Tensor:
 
     cache = SampleCache(cache_dir)
     acc = None
-    n = min(count, len(cache))
-    for i in range(n):
+    chosen = cache.indices[:count]
+    n = len(chosen)
+    for i in chosen:
         image = torch.from_numpy(cache.load(i)["image"]).permute(2, 0, 1).float()[None] / 255
         planes = model(image)
         acc = planes if acc is None else acc + planes

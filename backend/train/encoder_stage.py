@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from backend.checkpoint import command_line, git_commit, load_checkpoint, save_checkpoint
 from backend.config import EncoderConfig, RenderConfig, config_from_dict, config_to_dict, encoder_preset
-from backend.models.lifter import Lifter
+from backend.models.lifter import Lifter, load_lifter
 from backend.train.losses import colour_loss, density_loss, render_losses
 from backend.train.sample_cache import SampleCache
 
@@ -55,12 +55,33 @@ class EncoderTrainConfig:
     """Weight of the 3D density loss."""
     w_colour: float = 1.0
     """Weight of the 3D colour loss."""
+    samples: int = 1500
+    """Training samples (identities) in the cache."""
+    tracked: bool = False
+    """Samples as at test time: the crop, its solved camera and its face mesh come from MediaPipe and the
+    pose solve on a rendered plate (a pixel lifter needs them); False renders the crop from the canonical
+    camera (how the first lifter was trained)."""
+    sample_view_res: int = 32
+    """Side of the supervision views stored in each sample (`render_res` is resampled from it)."""
+    stream_rate: float = 0.0
+    """Samples a generator adds per step while training runs (0: the whole cache is made first)."""
+    stream_start: int = 0
+    """Streaming: samples there are at step 0."""
+    stream_window: int = 3000
+    """Streaming: each step draws from the newest this many samples."""
+    max_minutes: float = 0.0
+    """Stop (resumably) after this much training wall time in this invocation (0: no limit)."""
     checkpoint_every: int = 200
     """Steps between checkpoints."""
     log_every: int = 10
     """Steps between log lines."""
     seed: int = 0
     """Seeds initialisation, batch order and sampling."""
+
+
+def stream_window(cfg: EncoderTrainConfig) -> tuple[int, float, int] | None:
+    """The `SampleCache` window of a streaming run, None otherwise."""
+    return (cfg.stream_start, cfg.stream_rate, cfg.stream_window) if cfg.stream_rate > 0 else None
 
 
 def _lr(step: int, cfg: EncoderTrainConfig) -> float:
@@ -72,7 +93,7 @@ def _lr(step: int, cfg: EncoderTrainConfig) -> float:
 
 def lifter_step(model: Lifter, batch: dict, cfg: EncoderTrainConfig, generator: torch.Generator) -> dict:
     """Losses of one batch (see `SampleCache.batch` for its keys); `total` is what to minimise."""
-    planes = model(batch["image"])  # [B, 3, C, P, P]
+    planes = model(batch["image"], batch.get("geometry"), batch.get("cam2world"), batch.get("intrinsics"))
     field = model.field(planes)
     density, feats = field(batch["points"])
     losses = {
@@ -108,21 +129,32 @@ def train_encoder(
     train_cfg: EncoderTrainConfig | None = None,
     resume: bool = True,
     progress: bool = True,
+    init: Path | None = None,
 ) -> Path:
-    """Train (or resume) the lifter; returns the path of the final checkpoint `out_dir/lifter.pt`."""
+    """Train (or resume) the lifter; returns the path of the final checkpoint `out_dir/lifter.pt`.
+
+    `init`: a lifter checkpoint to start from (a pixel lifter takes a global one's weights as its
+    global branch, `Lifter.init_from_global`); ignored when resuming. With `cfg.stream_rate`, samples are
+    read as a generator makes them (`SampleCache` window)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "checkpoint.pt"
-    data = SampleCache(data_dir)
     state = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
     if state is not None:
         enc_cfg = config_from_dict(EncoderConfig, state["encoder_config"])
         cfg = config_from_dict(EncoderTrainConfig, state["train_config"])
-        if train_cfg is not None and train_cfg.steps != cfg.steps:
-            cfg.steps = train_cfg.steps  # extending a run is allowed; everything else comes from the checkpoint
+        if train_cfg is not None:  # extending or cutting a run is allowed; everything else is the checkpoint's
+            cfg.steps, cfg.max_minutes = train_cfg.steps, train_cfg.max_minutes
     else:
         enc_cfg, cfg = encoder_preset(config), train_cfg or EncoderTrainConfig()
+    data = SampleCache(data_dir, stream_window(cfg), cfg.samples)
     torch.manual_seed(cfg.seed)
     model = Lifter(enc_cfg)
+    if state is None and init is not None:
+        start_from = load_lifter(init)
+        if model.needs_geometry and not start_from.needs_geometry:
+            model.init_from_global(start_from)
+        else:
+            model.load_state_dict(start_from.state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, wall = 0, 0.0
     # Every invocation that trained this run: command, commit and the step it started from.
@@ -132,6 +164,8 @@ def train_encoder(
     history.append(
         {"command": command_line(), "commit": git_commit(), "from_step": 0 if state is None else int(state["step"])}
     )
+    if state is None and init is not None:
+        history[-1]["init"] = str(init)
     provenance = {"commit": history[0]["commit"], "command": history[0]["command"], "history": history}
     if state is not None:
         model.load_state_dict(state["model"])
@@ -163,9 +197,14 @@ def train_encoder(
         range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress, desc="encoder", unit="step"
     )
     model.train()
+    began = time.perf_counter()
+    stopped_at = None
     for step in bar:
+        if cfg.max_minutes and time.perf_counter() - began > 60 * cfg.max_minutes:
+            stopped_at = step
+            break
         t0 = time.perf_counter()
-        batch = data.batch(step, cfg.batch, cfg.points, cfg.render_views, cfg.render_res, cfg.seed)
+        batch = data.batch(step, cfg.batch, cfg.points, cfg.render_views, cfg.render_res, cfg.seed, enc_cfg.image_size)
         t1 = time.perf_counter()
         for group in opt.param_groups:
             group["lr"] = _lr(step, cfg)
@@ -188,8 +227,11 @@ def train_encoder(
         if (step + 1) % cfg.checkpoint_every == 0 or step == cfg.steps - 1:
             checkpoint(step + 1)
     log.close()
-    if start >= cfg.steps and not ckpt_path.exists():
+    if stopped_at is not None:
+        checkpoint(stopped_at)
+    elif start >= cfg.steps and not ckpt_path.exists():
         checkpoint(cfg.steps)
+    done = stopped_at if stopped_at is not None else max(start, cfg.steps)
     final = out_dir / "lifter.pt"
     save_checkpoint(
         final,
@@ -197,7 +239,7 @@ def train_encoder(
             "model": model.state_dict(),
             "encoder_config": config_to_dict(enc_cfg),
             "train_config": config_to_dict(cfg),
-            "step": cfg.steps,
+            "step": done,
             "wall_s": wall,
             "stage": "encoder",
             "data_to_step_time": load_checkpoint(ckpt_path).get("data_to_step_time", 0.0),
