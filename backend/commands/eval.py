@@ -11,9 +11,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--protocol",
         default=None,
-        choices=["nxn"],
-        help="nxn: reconstruct held-out clips from each of N views and evaluate on every view (all four methods)",
+        choices=["nxn", "lifters"],
+        help="nxn: reconstruct held-out clips from each of N views and evaluate on every view (all four methods); "
+             "lifters: the --lifter checkpoints side by side on held-out samples made as at test time",
     )
+    parser.add_argument("--lifter", action="append", default=[], metavar="NAME=PATH",
+                        help="lifters: a checkpoint to compare under a name (repeat; the first global one gives the "
+                             "mean head)")
+    parser.add_argument("--heldout", type=Path, default=Path("runs/heldout-tracked"),
+                        help="lifters: folder of the held-out samples (made there if missing)")
     parser.add_argument("--stage", default="encoder", choices=["encoder"], help="what to evaluate (no --protocol)")
     parser.add_argument("--weights", type=Path, default=None, help="lifter checkpoint (default: the shipped tiny one)")
     parser.add_argument(
@@ -29,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clips", type=int, default=None, help="nxn: held-out clips (default 3)")
     parser.add_argument("--frames", type=int, default=None, help="nxn: frames per clip (default 8)")
     parser.add_argument("--views", type=int, default=None, help="nxn: N, views from -60 to +60 deg yaw (default 5)")
+    parser.add_argument("--eval-size", type=int, default=None, help="nxn: side of the compared renders (default 128)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="nxn: a global lifter scored beside --weights, per-frame (lifter_v1) and as its mean "
+                             "head over --data (mean_head)")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON report, Markdown (and PNG figure) beside (default out/eval_encoder.json or "
                              "out/eval_nxn.json)")
@@ -38,6 +48,8 @@ def run(args) -> int:
     from backend.models.fusion import load_fusion
     from backend.models.lifter import load_lifter
 
+    if args.protocol == "lifters":
+        return _lifters(args)
     try:
         model = load_lifter(args.weights)
         fusion = load_fusion(args.fusion_weights) if args.protocol == "nxn" else None
@@ -58,13 +70,54 @@ def _nxn(args, lifter, fusion) -> int:
     from backend.eval.nxn import NxNConfig, evaluate_nxn, markdown_report, write_report
 
     cfg = NxNConfig()
-    for key in ("clips", "frames", "views"):
+    for key in ("clips", "frames", "views", "eval_size"):
         if getattr(args, key) is not None:
             setattr(cfg, key, getattr(args, key))
     if cfg.views < 2:
         raise SystemExit("eval: --views must be at least 2 (the N x N protocol needs novel views)")
-    result = evaluate_nxn(lifter, fusion, cfg)
+    baseline = mean_head = None
+    if args.baseline is not None:
+        from backend.eval.encoder_report import mean_triplane
+        from backend.models.lifter import load_lifter
+
+        try:
+            baseline = load_lifter(args.baseline)
+            mean_head = mean_triplane(baseline, args.data, 200)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"eval: --baseline: {exc}") from None
+    result = evaluate_nxn(lifter, fusion, cfg, baseline=baseline, mean_head=mean_head)
     js, md, png = write_report(result, args.out or Path("out/eval_nxn.json"))
     print(markdown_report(result["summary"]))
+    print(f"eval: wrote {js}, {md} and {png}")
+    return 0
+
+
+def _lifters(args) -> int:
+    from backend.eval.lifter_compare import (
+        LifterCompareConfig,
+        compare_lifters,
+        heldout_cache,
+        markdown_report,
+        write_report,
+    )
+    from backend.models.lifter import load_lifter
+
+    lifters = {}
+    for item in args.lifter:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"eval: --lifter {item!r}: expected NAME=PATH")
+        try:
+            lifters[name] = load_lifter(Path(path))
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"eval: --lifter {name}: {exc}") from None
+    if not any(not m.needs_geometry for m in lifters.values()):
+        raise SystemExit("eval: --protocol lifters needs at least one global lifter (e.g. the shipped tiny one)")
+    cfg = LifterCompareConfig(heads=args.heads)
+    size = next(iter(lifters.values())).cfg.image_size
+    heldout = heldout_cache(args.heldout, cfg, size)
+    result = compare_lifters(lifters, heldout, args.data, cfg)
+    js, md, png = write_report(result, args.out or Path("out/eval_lifters.json"))
+    print(markdown_report(result))
     print(f"eval: wrote {js}, {md} and {png}")
     return 0

@@ -52,6 +52,8 @@ from backend.synth.meshing import reference_mesh
 from backend.synth.render import render_gt
 
 BACKGROUND = 0.5
+REPORTED = ("mean_head", "lifter_v1", *METHODS)
+"""Every method the report may hold, in its order; the first two need a baseline lifter."""
 """Grey behind the head in every compared render."""
 
 
@@ -71,7 +73,7 @@ class NxNConfig:
     """Frame rate of the clips' motion."""
     input_size: int = 128
     """Side of the input views (aligned-crop-like: torso and background)."""
-    eval_size: int = 64
+    eval_size: int = 128
     """Side of the compared renders."""
     n_coarse: int = 32
     """Stratified samples per ray of the compared renders."""
@@ -141,16 +143,37 @@ def make_clip(seed: int, cfg: NxNConfig) -> dict:
 
 
 @torch.no_grad()
-def reconstruct_views(lifter: Lifter, fusion: FusionNet, clip: dict, method: str) -> torch.Tensor:
-    """Triplanes `[N, T, 3, C, P, P]`: the clip reconstructed from each view in turn by `method`."""
-    prior = lifter(clip["reference"][None])
+def lift_views(lifter: Lifter, clip: dict, fps: float) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Every view of the clip lifted as the pipeline lifts a video (`models.clip_lifting`): raw triplanes
+    `[N, T, 3, C, P, P]`, the reference's `[1, 3, C, P, P]` and how many frames the preprocessor skipped."""
+    from backend.models.clip_lifting import lift_clip
+
+    reference = _u8(clip["reference"])
+    raw, prior, skipped = [], None, 0
+    for v, inputs in enumerate(clip["inputs"]):  # [T, 3, S, S] one view as the input video
+        frames = np.stack([_u8(f) for f in inputs])
+        K = clip["K"][v].expand(inputs.shape[0], 3, 3).numpy()
+        lifted = lift_clip(lifter, frames, reference, clip["c2w"][v].numpy(), K, fps)
+        raw.append(lifted.planes)
+        prior, skipped = lifted.prior, skipped + len(lifted.skipped)
+    return torch.stack(raw), prior, skipped
+
+
+def _u8(image: torch.Tensor) -> np.ndarray:
+    """`[3, S, S]` 0..1 -> `[S, S, 3]` uint8."""
+    return (image.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+
+
+@torch.no_grad()
+def reconstruct_views(fusion: FusionNet, raw: torch.Tensor, prior: torch.Tensor, method: str) -> torch.Tensor:
+    """Triplanes `[N, T, 3, C, P, P]`: the clip's raw planes (`lift_views`) taken frame by frame through
+    `method`, from each view in turn."""
     out = []
-    for inputs in clip["inputs"]:  # [T, 3, S, S] one view as the input video
-        raw = torch.cat([lifter(inputs[i : i + 8]) for i in range(0, inputs.shape[0], 8)])
+    for view in raw:  # [T, 3, C, P, P]
         state = fusion.start(prior)
         planes = []
-        for t in range(raw.shape[0]):
-            p, state = fusion.fuse_frame(raw[t : t + 1], state, method)
+        for t in range(view.shape[0]):
+            p, state = fusion.fuse_frame(view[t : t + 1], state, method)
             planes.append(p[0])
         out.append(torch.stack(planes))
     return torch.stack(out)
@@ -184,8 +207,10 @@ def _tv(pred: torch.Tensor, truth: torch.Tensor) -> float:
 
 
 def evaluate_clip(lifter: Lifter, fusion: FusionNet, clip: dict, cfg: NxNConfig, landmarks: _Landmarks | None,
-                  progress=None) -> dict:
-    """Every method's raw per-clip measurements (see the module docstring) and its profile strip."""
+                  progress=None, baseline: Lifter | None = None, mean_head: torch.Tensor | None = None) -> dict:
+    """Every method's raw per-clip measurements (see the module docstring) and its profile strip.
+    `baseline`: another lifter, scored per-frame as `lifter_v1`; `mean_head [1, 3, C, P, P]`: its mean
+    triplane, scored in every frame as `mean_head`."""
     N, T = cfg.views, cfg.frames
     rcfg = RenderConfig(n_coarse=cfg.n_coarse, n_fine=cfg.n_fine)
     yaw = clip["yaw_deg"]
@@ -202,13 +227,19 @@ def evaluate_clip(lifter: Lifter, fusion: FusionNet, clip: dict, cfg: NxNConfig,
         gt_lm.append(landmarks(img) if landmarks is not None else None)
     ref_meshes = {t: reference_mesh(clip["heads"][t], cfg.mesh_resolution) for t in detail}
     mesh_cfg = MeshConfig(resolution=cfg.mesh_resolution, texture_size=0)
-    result = {}
-    for method in METHODS:
-        planes = reconstruct_views(lifter, fusion, clip, method)  # [N, T, 3, C, P, P]
+    raw, prior, skipped = lift_views(lifter, clip, cfg.fps)
+    sources = {m: (lifter, lambda m=m: reconstruct_views(fusion, raw, prior, m)) for m in METHODS}
+    if baseline is not None:
+        sources["lifter_v1"] = (baseline, lambda: lift_views(baseline, clip, cfg.fps)[0])
+        if mean_head is not None:
+            sources["mean_head"] = (baseline, lambda: mean_head[None].expand(N, T, *mean_head.shape[1:]))
+    result = {"skipped_frames": skipped}
+    for method, (decoder, make) in sources.items():
+        planes = make()  # [N, T, 3, C, P, P]
         pred = torch.zeros(N, N, T, 3, cfg.eval_size, cfg.eval_size)  # input view, eval view, frame
         for i in range(N):
             for t in range(T):
-                pred[i, :, t] = render_views(lifter, planes[i, t][None], clip["c2w"][:, t], clip["K"], cfg.eval_size,
+                pred[i, :, t] = render_views(decoder, planes[i, t][None], clip["c2w"][:, t], clip["K"], cfg.eval_size,
                                              rcfg)
         truth = clip["truth"]  # [N, T, 3, r, r]
         ps = torch.zeros(N, N)
@@ -223,8 +254,8 @@ def evaluate_clip(lifter: Lifter, fusion: FusionNet, clip: dict, cfg: NxNConfig,
         for i in range(N):
             for k, t in enumerate(detail):
                 if landmarks is not None and gt_lm[k] is not None:
-                    img = render_views(lifter, planes[i, t][None], lm_c2w[k : k + 1], lm_K[:1], cfg.landmark_size,
-                                       rcfg)[0]
+                    img = render_views(decoder, planes[i, t][None], lm_c2w[k : k + 1], lm_K[:1],
+                                       cfg.landmark_size, rcfg)[0]
                     lm = landmarks(img)
                     if lm is None:
                         failed += 1
@@ -232,7 +263,7 @@ def evaluate_clip(lifter: Lifter, fusion: FusionNet, clip: dict, cfg: NxNConfig,
                         iod = float(np.linalg.norm(gt_lm[k][468] - gt_lm[k][473]))
                         nme.append(float(np.linalg.norm(lm - gt_lm[k], axis=1).mean()) / max(iod, 1e-6))
                 try:
-                    mesh = mesh_from_field(lifter.field(planes[i, t][None]), mesh_cfg)
+                    mesh = mesh_from_field(decoder.field(planes[i, t][None]), mesh_cfg)
                     chamfer.append(chamfer_distance(mesh.vertices, ref_meshes[t].vertices) * 1000.0)
                 except EmptySurfaceError:
                     chamfer.append(float("nan"))
@@ -247,13 +278,16 @@ def evaluate_clip(lifter: Lifter, fusion: FusionNet, clip: dict, cfg: NxNConfig,
         }
         if progress is not None:
             progress.update(1)
-    prior = lifter(clip["reference"][None])
     still = torch.stack([render_views(lifter, prior, clip["c2w"][:, t], clip["K"], cfg.eval_size, rcfg)
                          for t in range(T)], 1)  # [N, T, 3, r, r] the same prior in every frame
     result["static_prior"] = {"psnr": [float(psnr(still[j], clip["truth"][j]).mean()) for j in range(N)],
                               "tv": [_tv(still[j], clip["truth"][j]) for j in range(N)]}
     result["truth_strip"] = clip["truth"][profile, : cfg.strip_frames].clone()
     return result
+
+
+def _reported(per_clip: list[dict]) -> list[str]:
+    return [m for m in REPORTED if m in per_clip[0]]
 
 
 def _summarize(per_clip: list[dict], yaw: torch.Tensor, cfg: NxNConfig) -> dict:
@@ -264,7 +298,7 @@ def _summarize(per_clip: list[dict], yaw: torch.Tensor, cfg: NxNConfig) -> dict:
         for j in range(N):
             occluded[i, j] = abs(float(yaw[i])) >= cfg.occluded_min_yaw and float(yaw[i]) * float(yaw[j]) < 0
     summary = {}
-    for method in METHODS:
+    for method in _reported(per_clip):
         ps = torch.stack([c[method]["psnr_matrix"] for c in per_clip]).mean(0)
         ss = torch.stack([c[method]["ssim_matrix"] for c in per_clip]).mean(0)
         tv = torch.stack([c[method]["tv_matrix"] for c in per_clip]).mean(0)
@@ -283,6 +317,7 @@ def _summarize(per_clip: list[dict], yaw: torch.Tensor, cfg: NxNConfig) -> dict:
             "chamfer_mm": round(float(np.mean(chamfer)), 3) if chamfer else None,
             "psnr_matrix": [[round(float(v), 2) for v in row] for row in ps],
         }
+    summary["skipped_frames"] = sum(c["skipped_frames"] for c in per_clip)
     summary["static_prior"] = {
         "psnr": round(float(np.mean([c["static_prior"]["psnr"] for c in per_clip])), 3),
         "temporal_variation": round(float(np.mean([c["static_prior"]["tv"] for c in per_clip])), 4),
@@ -307,18 +342,21 @@ def _summarize(per_clip: list[dict], yaw: torch.Tensor, cfg: NxNConfig) -> dict:
     return summary
 
 
-def evaluate_nxn(lifter: Lifter, fusion: FusionNet, cfg: NxNConfig | None = None, progress: bool = True) -> dict:
+def evaluate_nxn(lifter: Lifter, fusion: FusionNet, cfg: NxNConfig | None = None, progress: bool = True,
+                 baseline: Lifter | None = None, mean_head: torch.Tensor | None = None) -> dict:
     """The N x N protocol over `cfg.clips` held-out clips: `{"summary", "strips", "truth_strip", "yaw_deg"}`
-    (`summary` is what goes to JSON under `nxn`; the strips feed the figure)."""
+    (`summary` is what goes to JSON under `nxn`; the strips feed the figure). `baseline` and `mean_head`
+    add the methods `lifter_v1` and `mean_head` (see `evaluate_clip`)."""
     cfg = cfg or NxNConfig()
     landmarks = _Landmarks() if cfg.detail_every > 0 else None
-    bar = tqdm(total=cfg.clips * len(METHODS), desc="nxn", unit="method", disable=not progress)
+    count = len(METHODS) + (baseline is not None) + (baseline is not None and mean_head is not None)
+    bar = tqdm(total=cfg.clips * count, desc="nxn", unit="method", disable=not progress)
     per_clip, yaw = [], None
     try:
         for c in range(cfg.clips):
             clip = make_clip(cfg.seed + c, cfg)
             yaw = clip["yaw_deg"]
-            per_clip.append(evaluate_clip(lifter, fusion, clip, cfg, landmarks, bar))
+            per_clip.append(evaluate_clip(lifter, fusion, clip, cfg, landmarks, bar, baseline, mean_head))
     finally:
         bar.close()
         if landmarks is not None:
@@ -328,14 +366,14 @@ def evaluate_nxn(lifter: Lifter, fusion: FusionNet, cfg: NxNConfig | None = None
                    views_yaw_deg=[round(float(y), 1) for y in yaw])
     return {
         "summary": summary,
-        "strips": {m: per_clip[0][m]["strip"] for m in METHODS},
+        "strips": {m: per_clip[0][m]["strip"] for m in _reported(per_clip)},
         "truth_strip": per_clip[0]["truth_strip"],
         "yaw_deg": yaw,
     }
 
 
-LABELS = {"per_frame": "per-frame", "undistorter_only": "undistorter only", "fuser_only": "fuser only",
-          "fused": "fused"}
+LABELS = {"mean_head": "mean head", "lifter_v1": "first lifter", "per_frame": "per-frame",
+          "undistorter_only": "undistorter only", "fuser_only": "fuser only", "fused": "fused"}
 
 
 def markdown_report(summary: dict) -> str:
@@ -352,7 +390,7 @@ def markdown_report(summary: dict) -> str:
         "(lower is better) | landmark NME | Chamfer (mm) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for m in METHODS:
+    for m in [m for m in REPORTED if m in summary]:
         s = summary[m]
         lines.append(
             f"| {LABELS[m]} | {s['psnr']:.2f} | {s['psnr_novel']:.2f} | {s['psnr_input']:.2f} | "
@@ -389,12 +427,13 @@ def save_figure(result: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     summary, yaw = result["summary"], [f"{y:+.0f}" for y in result["summary"]["views_yaw_deg"]]
-    mats = [np.array(summary[m]["psnr_matrix"]) for m in METHODS]
+    methods = [m for m in REPORTED if m in summary]
+    mats = [np.array(summary[m]["psnr_matrix"]) for m in methods]
     lo, hi = min(m.min() for m in mats), max(m.max() for m in mats)
-    strips = [result["truth_strip"]] + [result["strips"][m] for m in METHODS]
-    fig = plt.figure(figsize=(3.2 * len(METHODS), 3.4 + 1.3 * len(strips)))
-    grid = fig.add_gridspec(2, len(METHODS), height_ratios=[3.4, 1.3 * len(strips)])
-    for k, (m, mat) in enumerate(zip(METHODS, mats, strict=True)):
+    strips = [result["truth_strip"]] + [result["strips"][m] for m in methods]
+    fig = plt.figure(figsize=(3.2 * len(methods), 3.4 + 1.3 * len(strips)))
+    grid = fig.add_gridspec(2, len(methods), height_ratios=[3.4, 1.3 * len(strips)])
+    for k, (m, mat) in enumerate(zip(methods, mats, strict=True)):
         ax = fig.add_subplot(grid[0, k])
         im = ax.imshow(mat, vmin=lo, vmax=hi, cmap="viridis")
         for i in range(mat.shape[0]):
@@ -407,12 +446,12 @@ def save_figure(result: dict, path: Path) -> Path:
         if k == 0:
             ax.set_ylabel("input view yaw (deg)", fontsize=8)
         ax.set_title(f"{LABELS[m]}: PSNR novel {summary[m]['psnr_novel']:.2f}", fontsize=9)
-    fig.colorbar(im, ax=fig.axes[: len(METHODS)], shrink=0.8, label="PSNR (dB)")
+    fig.colorbar(im, ax=fig.axes[: len(methods)], shrink=0.8, label="PSNR (dB)")
     rows = [np.concatenate([f.permute(1, 2, 0).numpy() for f in s], axis=1) for s in strips]
     ax = fig.add_subplot(grid[1, :])
     ax.imshow(np.concatenate(rows, axis=0).clip(0, 1))
     r = strips[0].shape[-1]
-    ax.set_yticks([r * (k + 0.5) for k in range(len(strips))], ["truth"] + [LABELS[m] for m in METHODS], fontsize=8)
+    ax.set_yticks([r * (k + 0.5) for k in range(len(strips))], ["truth"] + [LABELS[m] for m in methods], fontsize=8)
     ax.set_xticks([])
     ax.set_title(f"frames 0..{strips[0].shape[0] - 1} seen from yaw {yaw[-1]} deg, input from the frontal view",
                  fontsize=9)

@@ -13,6 +13,9 @@ a fixed camera (yaw up to +-40 deg on top of the head's own turn, so profiles oc
   from `N` fixed other cameras `novel_c2w [N, 4, 4]`, `novel_K [N, 3, 3]`.
 - `points [T, M, 3]` float16, `density [T, M]` float16, `colour [T, M, 3]` uint8: the field itself.
 - `lifter_sha256`: the lifter that encoded it (training refuses a cache from another lifter).
+
+A pixel lifter's planes come from the frames taken through the face preprocessor as the pipeline
+does (`models.clip_lifting`); `skipped_frames` counts the frames it skipped.
 """
 
 import math
@@ -103,9 +106,21 @@ def make_clip(index: int, seed: int, lifter, lifter_sha: str, frames: int, image
               novel_res: int, points: int) -> dict[str, np.ndarray]:
     """Training clip `index` of the cache with base `seed`, rendered and encoded."""
     item = render_clip(FUSION_SEED_BASE + seed * 100_003 + index, frames, image_size, novel_views, novel_res, points)
-    item["raw"] = encode_images(lifter, item["frames"])
-    item["target"] = encode_images(lifter, item["frontal"])
-    item["prior"] = encode_images(lifter, item["reference"][None])[0]
+    if lifter.needs_geometry:  # it reads the face mesh and the solved camera: lift as the pipeline does
+        from backend.models.clip_lifting import lift_clip
+
+        T = item["frames"].shape[0]
+        front_c2w, front_K = frontal_camera(T)
+        raw = lift_clip(lifter, item["frames"], item["reference"], item["frame_c2w"], item["frame_K"])
+        target = lift_clip(lifter, item["frontal"], item["reference"], front_c2w.numpy(), front_K.numpy())
+        item["raw"] = raw.planes.numpy().astype(np.float16)
+        item["target"] = target.planes.numpy().astype(np.float16)
+        item["prior"] = raw.prior[0].numpy().astype(np.float16)
+        item["skipped_frames"] = np.array(len(raw.skipped))
+    else:
+        item["raw"] = encode_images(lifter, item["frames"])
+        item["target"] = encode_images(lifter, item["frontal"])
+        item["prior"] = encode_images(lifter, item["reference"][None])[0]
     item["lifter_sha256"] = np.array(lifter_sha)
     del item["frontal"]
     return item
