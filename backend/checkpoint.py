@@ -5,13 +5,14 @@ pickled objects.
 """
 
 import hashlib
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+
+from backend.files import atomic_path
 
 FORMAT_VERSION = 1
 
@@ -57,9 +58,8 @@ def save_checkpoint(path: str | Path, state: dict) -> Path:
     payload.setdefault("commit", git_commit())
     payload.setdefault("command", command_line())
     payload.setdefault("saved_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
-    tmp = path.with_name(path.name + ".part")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

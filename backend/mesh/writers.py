@@ -6,20 +6,14 @@ temporary name and renamed, so a reader never sees half a file.
 
 import io
 import json
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from backend.files import atomic_write
 from backend.mesh.types import Mesh
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -48,7 +42,7 @@ def write_ply(mesh: Mesh, path: str | Path) -> Path:
     header = ["ply", "format binary_little_endian 1.0", "comment headfuse mesh, metres, y up", f"element vertex {v}"]
     header += [f"property {ptype[t]} {n}" for n, t in props]
     header += [f"element face {mesh.faces.shape[0]}", "property list uchar int vertex_indices", "end_header"]
-    _atomic_write(path, ("\n".join(header) + "\n").encode() + vert.tobytes() + faces.tobytes())
+    atomic_write(path, ("\n".join(header) + "\n").encode() + vert.tobytes() + faces.tobytes())
     return path
 
 
@@ -59,8 +53,8 @@ def write_obj(mesh: Mesh, path: str | Path) -> Path:
     textured = mesh.uv is not None and mesh.texture is not None
     if textured:
         mtl, png = path.with_suffix(".mtl"), path.with_suffix(".png")
-        _atomic_write(png, png_bytes(mesh.texture))
-        _atomic_write(mtl, f"newmtl head\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nillum 1\nmap_Kd {png.name}\n".encode())
+        atomic_write(png, mesh.texture_png())
+        atomic_write(mtl, f"newmtl head\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nillum 1\nmap_Kd {png.name}\n".encode())
         lines += [f"mtllib {mtl.name}", "usemtl head"]
     rgb = mesh.colors.astype(np.float32) / 255.0
     vdata = np.concatenate([mesh.vertices, rgb], axis=1)
@@ -80,7 +74,7 @@ def write_obj(mesh: Mesh, path: str | Path) -> Path:
         np.savetxt(buf, np.repeat(f1, 2, axis=1), fmt="f %d//%d %d//%d %d//%d")
     else:
         np.savetxt(buf, f1, fmt="f %d %d %d")
-    _atomic_write(path, buf.getvalue().encode())
+    atomic_write(path, buf.getvalue().encode())
     return path
 
 
@@ -133,7 +127,7 @@ def glb_bytes(mesh: Mesh, name: str = "head") -> bytes:
     if textured:
         st = np.ascontiguousarray(np.stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]], axis=1), dtype=np.float32)
         attrs["TEXCOORD_0"] = add_accessor(st, FLOAT, "VEC2", ARRAY)
-        gltf["images"] = [{"bufferView": add_view(png_bytes(mesh.texture)), "mimeType": "image/png"}]
+        gltf["images"] = [{"bufferView": add_view(mesh.texture_png()), "mimeType": "image/png"}]
         gltf["samplers"] = [{"magFilter": 9729, "minFilter": 9729, "wrapS": 10497, "wrapT": 33071}]
         gltf["textures"] = [{"source": 0, "sampler": 0}]
         material["pbrMetallicRoughness"]["baseColorTexture"] = {"index": 0}
@@ -164,7 +158,7 @@ def glb_bytes(mesh: Mesh, name: str = "head") -> bytes:
 def write_glb(mesh: Mesh, path: str | Path) -> Path:
     """Write `glb_bytes(mesh)` to `path`."""
     path = Path(path)
-    _atomic_write(path, glb_bytes(mesh, name=path.stem))
+    atomic_write(path, glb_bytes(mesh, name=path.stem))
     return path
 
 

@@ -24,32 +24,14 @@ import uuid
 import zlib
 from pathlib import Path
 
+from backend.files import atomic_write
+
 MAGIC = b"HFFRAME1"
 _LEN = struct.Struct("<I")
 
 
 class StoreLockedError(RuntimeError):
     """Another server process is using this job store."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, chunks) -> None:
-    """Write `chunks` (bytes-like) to `path` atomically: temporary file, fsync, rename, fsync of the folder."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    with open(tmp, "wb") as f:
-        for chunk in chunks:
-            f.write(chunk)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 class JobStore:
@@ -95,7 +77,7 @@ class JobStore:
 
     def save_record(self, record: dict) -> None:
         """Write a job record atomically."""
-        atomic_write(self.job_dir(record["job"]) / "job.json", [json.dumps(record, indent=1).encode()])
+        atomic_write(self.job_dir(record["job"]) / "job.json", json.dumps(record, indent=1).encode(), durable=True)
 
     def load_records(self) -> list[dict]:
         """Every readable job record, oldest first (unreadable folders are skipped)."""
@@ -137,7 +119,7 @@ class JobStore:
             digest.update(buf)
         header = {**header, "digest": digest.hexdigest()}
         data = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
-        atomic_write(path, [MAGIC, _LEN.pack(len(data)), data, *buffers])
+        atomic_write(path, [MAGIC, _LEN.pack(len(data)), data, *buffers], durable=True)
         return header
 
     def read_frame(self, job: str, seq: int, verify: bool = False) -> tuple[dict, list[memoryview]]:
@@ -151,7 +133,7 @@ class JobStore:
         frames_dir = self.job_dir(job) / "frames"
         if not frames_dir.is_dir():
             return []
-        for tmp in frames_dir.glob(".*.part"):
+        for tmp in frames_dir.glob(".*.part*"):  # `backend.files` temporary names
             tmp.unlink(missing_ok=True)
         headers: list[dict] = []
         while True:

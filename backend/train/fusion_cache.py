@@ -19,13 +19,13 @@ does (`models.clip_lifting`); `skipped_frames` counts the frames it skipped.
 """
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from backend.checkpoint import file_sha256
+from backend.files import atomic_path
 from backend.render.cameras import intrinsics_matrix, orbit_camera
 from backend.synth.cameras import CameraSampling, frontal_camera, sample_cameras
 from backend.synth.clip import clip_states
@@ -131,7 +131,7 @@ class ClipCache:
 
     def __init__(self, root: Path, lifter_sha: str | None = None):
         self.root = Path(root)
-        self.files = sorted(f for f in self.root.glob("clip_*.npz") if not f.name.endswith(".part.npz"))
+        self.files = sorted(self.root.glob("clip_*.npz"))  # not the hidden temporary files
         if not self.files:
             raise FileNotFoundError(f"no cached clips in {self.root}; make them with `headfuse train --stage fusion`")
         self.lifter_sha = lifter_sha
@@ -217,7 +217,6 @@ def _build_shard(root, count, seed, lifter_path, frames, image_size, novel_views
     lifter, sha = load_lifter(lifter_path), file_sha256(Path(lifter_path))
     for i in tqdm(todo, desc="fusion clips", unit="clip", disable=not progress):
         path = root / f"clip_{i:06d}.npz"
-        tmp = path.with_name(path.stem + ".part.npz")
-        np.savez(tmp, **make_clip(i, seed, lifter, sha, frames, image_size, novel_views, novel_res, points))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, **make_clip(i, seed, lifter, sha, frames, image_size, novel_views, novel_res, points))
     return root

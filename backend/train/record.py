@@ -14,7 +14,7 @@ def training_record(run_dir: Path, weights: str = "lifter.pt") -> dict:
     state = load_checkpoint(run_dir / weights)
     log = [json.loads(line) for line in (run_dir / "train.log").read_text().splitlines() if line.strip()]
     data = Path(state.get("data_dir", run_dir / "samples"))
-    samples = [f for f in data.glob("*.npz") if not f.name.endswith(".part.npz")]
+    samples = list(data.glob("[!.]*.npz"))  # not the hidden temporary files
     config_key = "fusion_config" if state["stage"] == "fusion" else "encoder_config"
     extra = {"lifter_sha256": state["lifter_sha256"], "lifter": state["lifter"]} if state["stage"] == "fusion" else {}
     return {

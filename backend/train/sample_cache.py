@@ -13,13 +13,13 @@ a random expression, lighting, shoulders and background:
 """
 
 import math
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from backend.files import atomic_path
 from backend.render.cameras import intrinsics_matrix, orbit_camera
 from backend.render.rays import generate_rays
 from backend.synth.expression import Expression
@@ -364,9 +364,8 @@ def _build_shard(root, count, seed, image_size, view_res, views, points, tracked
             if arrays is None:
                 failure_path(root, i).write_text(why + "\n")
                 continue
-            tmp = path.with_name(path.stem + ".part.npz")
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                np.savez_compressed(tmp, **arrays)
     finally:
         if sampler is not None:
             sampler.close()
