@@ -1,11 +1,14 @@
 """Dataclass configs. Each field carries its docstring; a checkpoint carries the configs it was trained with.
 
-This module imports nothing from the rest of the package, so every layer may use it.
+This module imports nothing from the rest of the package (only the job options it shares with the
+add-on), so every layer may use it.
 """
 
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
+
+from headfuse_wire.options import MESH_RESOLUTION_STEP
 
 
 @dataclass
@@ -34,7 +37,7 @@ class MeshConfig:
     """Grid cells per side of the box for marching cubes (the grid has resolution + 1 points)."""
     iso_level: float | None = None
     """Density level of the surface; None uses `render.field.SURFACE_DENSITY`."""
-    coarse_factor: int = 4
+    coarse_factor: int = MESH_RESOLUTION_STEP
     """Coarse-to-fine: the coarse grid has resolution / coarse_factor cells; 1 evaluates densely."""
     chunk_points: int = 262144
     """Points evaluated at once (bounds memory)."""

@@ -23,46 +23,43 @@ from backend.models.fusion import FusionNet, FusionState, load_fusion
 from backend.models.lifter import Lifter, lift_face, load_lifter
 from backend.render.field import TriplaneField
 from backend.units import METRES_PER_BOX_UNIT
-from backend.video import open_video
+from backend.video import VideoError, VideoInfo, iter_frames, open_video, read_image
+from headfuse_wire.options import ReconstructConfig
 
 
-@dataclass
-class ReconstructConfig:
-    """Reconstruction of one clip."""
+def mesh_config(cfg: ReconstructConfig) -> MeshConfig:
+    """The mesh extraction and texture baking a job's options ask for."""
+    return MeshConfig(resolution=cfg.mesh_resolution, texture_size=cfg.texture_size)
 
-    mode: str = "fused"
-    """`fused`: every frame lifted, undistorted and fused with the reference's prior (the method, steps
-    1-6); `per-frame`: the single-image lifter alone on every frame (steps 1, 2, 5, 6: the baseline)."""
-    mesh: MeshConfig = field(default_factory=MeshConfig)
-    """Mesh extraction and texture baking."""
-    face: FaceConfig = field(default_factory=FaceConfig)
-    """Face detection, tracking, pose, crop and smoothing (including the no-face policy)."""
-    start: int = 0
-    """First source frame."""
-    stop: int | None = None
-    """One past the last source frame (None: to the end)."""
-    stride: int = 1
-    """Take every stride-th frame."""
-    weights: str | None = None
-    """Lifter checkpoint; None uses the shipped tiny weights."""
-    fusion_weights: str | None = None
-    """Undistorter + fuser checkpoint (`fused` mode); None uses the shipped tiny weights."""
-    device: str = "auto"
-    """`auto` (CUDA when present, else CPU), `cpu` or `cuda`."""
 
-    def validate(self) -> None:
-        """Refuse a value no job can run with: one `ValueError` line naming the option, the value and
-        what is allowed (before any network is loaded)."""
-        if self.mode not in MODES:
-            raise ValueError(f"mode {self.mode!r}: expected one of {', '.join(MODES)}")
-        res, factor = self.mesh.resolution, self.mesh.coarse_factor
-        if res < factor or res % factor:
-            raise ValueError(f"mesh resolution {res}: expected a positive multiple of {factor}")
-        if self.mesh.texture_size < 0:
-            raise ValueError(f"texture size {self.mesh.texture_size}: expected 0 (vertex colours only) or more")
-        from backend.device import check_device_name
+def face_config(cfg: ReconstructConfig) -> FaceConfig:
+    """The face tracking a job's options ask for."""
+    return FaceConfig(no_face=cfg.no_face)
 
-        check_device_name(self.device)
+
+def frame_count(info: VideoInfo, cfg: ReconstructConfig) -> int | None:
+    """Frames the job's range takes from a video (None when the video does not say how long it is)."""
+    if info.frame_count is None:
+        return None
+    end = info.frame_count if cfg.stop is None else min(cfg.stop, info.frame_count)
+    return max(0, (end - cfg.start + cfg.stride - 1) // cfg.stride)
+
+
+def reference_image(video: str | Path, reference: str | Path | np.ndarray | None, cfg: ReconstructConfig) -> np.ndarray:
+    """The reference as RGB `[H, W, 3]` uint8: frame `cfg.reference_frame` of the video when the options
+    name one, else the image `reference` (a path or an array). Raises `VideoError` / `FileNotFoundError`
+    with one line naming the file or the frame."""
+    if cfg.reference_frame is not None:
+        frame = next(iter_frames(video, cfg.reference_frame, cfg.reference_frame + 1), None)
+        if frame is None or not frame.ok:
+            why = frame.error if frame is not None else f"the video has no frame {cfg.reference_frame}"
+            raise VideoError(f"reference frame {cfg.reference_frame} of {video}: {why}")
+        return frame.image
+    if isinstance(reference, np.ndarray):
+        return reference
+    if reference is None:
+        raise FileNotFoundError("no reference: give a reference image or a reference frame")
+    return read_image(reference)
 
 
 @dataclass
@@ -110,10 +107,6 @@ def camera_record(face: FaceResult) -> dict:
         "pitch_deg": float(np.degrees(face.pitch)),
         "roll_deg": float(np.degrees(face.roll)),
     }
-
-
-MODES = ("fused", "per-frame")
-"""What `ReconstructConfig.mode` may be."""
 
 
 @dataclass
@@ -186,9 +179,7 @@ def reconstruct_clip(
     `fused` mode only. Frames that are skipped leave the fusion state as it was."""
     from backend.device import resolve_device
 
-    cfg = cfg or ReconstructConfig()
-    if cfg.mode not in MODES:
-        raise ValueError(f"unknown mode {cfg.mode!r}: expected one of {', '.join(MODES)}")
+    cfg = (cfg or ReconstructConfig()).validate()
     device = resolve_device(cfg.device)
     lifter = lifter or load_lifter(cfg.weights, device)
     if cfg.mode == "per-frame":
@@ -199,7 +190,8 @@ def reconstruct_clip(
             raise ValueError(nets.fusion_error)
         fusion = nets.fusion
     reader = open_video(video)  # checks the file now: a non-video fails before any work
-    with FacePreprocessor(reference, cfg.face, fps=reader.info.fps) as pre:
+    reference = reference_image(video, reference, cfg)
+    with FacePreprocessor(reference, face_config(cfg), fps=reader.info.fps) as pre:
         template = pre.template.points
         state = fusion.start(lift_face(lifter, pre.reference_result, template)) if fusion is not None else None
         faces = pre.process(reader.frames(cfg.start, cfg.stop, cfg.stride))
@@ -213,7 +205,7 @@ def reconstruct_clip(
                 yield FrameOutput(face.index, "skipped", face.reason, timings_ms=timings)
                 continue
             try:
-                field_, mesh, state = lift_and_mesh(lifter, face, template, cfg.mesh, timings, fusion, state)
+                field_, mesh, state = lift_and_mesh(lifter, face, template, mesh_config(cfg), timings, fusion, state)
             except EmptySurfaceError as exc:
                 yield FrameOutput(
                     face.index, "skipped", f"no surface in the reconstructed field: {exc}", timings_ms=timings

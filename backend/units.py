@@ -1,12 +1,6 @@
-"""The one place that maps the field's box units to metres.
+"""Box units <-> metres (the scale is `headfuse_wire.conventions.METRES_PER_BOX_UNIT`, shared with the add-on)."""
 
-The field lives in the box [-0.5, 0.5]^3 (EG3D, box_warp 1). Framed like an FFHQ portrait by the
-default camera (which spans 0.63 box units at the pivot), a head is about 0.58 box units from chin
-to crown, hair included (the synthetic template head); a real adult head is about 0.25 m, so one
-box unit is 0.43 m. Everything written for other tools (meshes, poses, cameras) is in metres.
-"""
-
-METRES_PER_BOX_UNIT = 0.43
+from headfuse_wire.conventions import METRES_PER_BOX_UNIT
 
 
 def box_to_metres(x):

@@ -285,22 +285,6 @@ def iter_frames(path: str | Path, start: int = 0, stop: int | None = None, strid
     return open_video(path).frames(start, stop, stride)
 
 
-def parse_frame_range(text: str) -> tuple[int, int | None, int]:
-    """`"A:B"`, `"A:"`, `":B"` or `"A:B:S"` -> (start, stop, stride); stop None means to the end."""
-    parts = text.split(":")
-    if len(parts) not in (2, 3):
-        raise ValueError(f"frame range {text!r}: expected A:B or A:B:STRIDE")
-    try:
-        start = int(parts[0]) if parts[0] else 0
-        stop = int(parts[1]) if parts[1] else None
-        stride = int(parts[2]) if len(parts) == 3 and parts[2] else 1
-    except ValueError as exc:
-        raise ValueError(f"frame range {text!r}: expected integers, as in 10:200 or 0:100:2") from exc
-    if start < 0 or stride < 1 or (stop is not None and stop < start):
-        raise ValueError(f"frame range {text!r}: need 0 <= A <= B and STRIDE >= 1")
-    return start, stop, stride
-
-
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> int:
     """Write RGB uint8 frames `[H, W, 3]` (all one size) to a video file (OpenCV, 'mp4v'); returns the count."""
     path = Path(path)

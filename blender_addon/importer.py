@@ -16,8 +16,8 @@ The head pose is keyed on both as the object transform; the plate camera sits at
 import bpy
 import numpy as np
 
-# OpenCV camera axes (x right, y down, z forward) -> Blender camera axes (x right, y up, z back).
-CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0, 1.0])
+from .wire import conventions
+
 # Blender world is z up; our head frame is y up: the rig turns y-up content upright.
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1.0, 0], [0, 1.0, 0, 0], [0, 0, 0, 1.0]])
 
@@ -224,7 +224,7 @@ def head_matrix(camera: dict | None) -> np.ndarray:
     """World matrix `[4, 4]` of a head: plate camera @ (OpenCV -> Blender camera axes) @ head pose."""
     if not camera or "head_pose" not in camera:
         return Y_UP_TO_Z_UP
-    return PLATE_CAMERA @ CV_TO_BLENDER @ np.asarray(camera["head_pose"], dtype=np.float64)
+    return PLATE_CAMERA @ conventions.CV_TO_BLENDER @ np.asarray(camera["head_pose"], dtype=np.float64)
 
 
 def set_plate_camera(cam: bpy.types.Object, camera: dict, width: int, height: int, scene: bpy.types.Scene) -> None:

@@ -13,7 +13,9 @@ import time
 import bpy
 
 from . import importer, preview
-from .client import Client, RemoteError, ServerUnavailable
+from .wire import client
+
+Client, RemoteError, ServerUnavailable = client.Client, client.RemoteError, client.ServerUnavailable
 
 FRAMES_PER_TICK = 4
 TICK_S = 0.1

@@ -13,20 +13,28 @@ from .preferences import prefs
 _backend: subprocess.Popen | None = None
 
 
+PANEL_OPTIONS = {
+    "mode": "mode",
+    "mesh_resolution": "mesh_resolution",
+    "texture_size": "texture_size",
+    "no_face": "no_face",
+    "start": "frame_start",
+    "stop": "frame_end",
+    "stride": "frame_step",
+    "reference_frame": "reference_frame",
+}
+"""Job option (`headfuse_wire.options.ReconstructConfig`, scope `job`) -> the panel property that sets it.
+A test holds this to the options, so a new option cannot be left out of the panel."""
+
+
 def job_options(hf) -> dict:
     """The panel's settings as SUBMIT options."""
-    options = {
-        "mode": hf.mode,
-        "mesh_resolution": hf.mesh_resolution,
-        "texture_size": hf.texture_size,
-        "start": hf.frame_start,
-        "name": hf.object_name,
-        "triplanes": True,  # each frame's field too, so the live preview can draw any frame
-    }
-    if hf.frame_end >= 0:
-        options["stop"] = hf.frame_end + 1
-    if hf.reference_mode == "FRAME":
-        options["reference_frame"] = hf.reference_frame
+    options = {option: getattr(hf, prop) for option, prop in PANEL_OPTIONS.items()}
+    options["stop"] = hf.frame_end + 1 if hf.frame_end >= 0 else None  # the panel's last frame is inclusive
+    if hf.reference_mode != "FRAME":
+        options["reference_frame"] = None
+    options["name"] = hf.object_name
+    options["triplanes"] = True  # each frame's field too, so the live preview can draw any frame
     return options
 
 

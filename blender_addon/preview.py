@@ -20,20 +20,12 @@ import numpy as np
 from bpy.props import BoolProperty, IntProperty
 
 from .importer import head_matrix
-from .triplane_pack import (
-    channel_groups,
-    check_decoder,
-    hidden_groups,
-    pack_checked_decoder,
-    pack_checked_planes,
-    weight_vec4s,
-)
+from .wire import conventions, triplane_pack
 
 VERTEX_SHADER = "fullscreen.vert"
 FRAGMENT_SHADER = "triplane_raymarch.frag"
 ORTHO_BACKOFF = 100.0
 """Orthographic rays start this far (box units) behind the view plane, so they cross the whole box."""
-CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0, 1.0])
 
 CACHE: dict[int, dict] = {}
 """Timeline frame -> {"tex": [3 * C/4, H + 2, W + 2, 4] float32, "weights": [N, 4] float32,
@@ -57,8 +49,8 @@ def pack_decoder(decoder) -> np.ndarray:
     if missing:
         raise ValueError(f"decoder is missing {', '.join(missing)}")
     arr = {k: np.asarray(decoder[k], dtype=np.float32) for k in ("w1", "b1", "w2", "b2")}
-    check_decoder(arr)
-    return pack_checked_decoder(arr)
+    triplane_pack.check_decoder(arr)
+    return triplane_pack.pack_checked_decoder(arr)
 
 
 def pack_planes(planes, max_size: int = 16384, max_layers: int = 2048) -> np.ndarray:
@@ -72,11 +64,11 @@ def pack_planes(planes, max_size: int = 16384, max_layers: int = 2048) -> np.nda
     if p.ndim != 4 or p.shape[0] != 3:
         raise ValueError(f"triplane must have shape [3, C, H, W] (planes xy, xz, yz), got {tuple(p.shape)}")
     _, c, h, w = p.shape
-    if min(h, w) < 2 or max(h, w) + 2 > max_size or 3 * channel_groups(c) > max_layers:
+    if min(h, w) < 2 or max(h, w) + 2 > max_size or 3 * triplane_pack.channel_groups(c) > max_layers:
         raise ValueError(f"triplane of shape {tuple(p.shape)} does not fit this GPU's textures")
     if not np.isfinite(p).all():
         raise ValueError(f"triplane contains {int((~np.isfinite(p)).sum())} NaN/inf values")
-    return pack_checked_planes(p)
+    return triplane_pack.pack_checked_planes(p)
 
 
 def box_to_world(camera: dict | None, metres_per_box_unit: float) -> np.ndarray:
@@ -85,7 +77,11 @@ def box_to_world(camera: dict | None, metres_per_box_unit: float) -> np.ndarray:
 
 
 def set_frame_triplane(
-    frame: int, planes, decoder: dict | None, camera: dict | None = None, metres_per_box_unit: float = 0.33
+    frame: int,
+    planes,
+    decoder: dict | None,
+    camera: dict | None = None,
+    metres_per_box_unit: float = conventions.METRES_PER_BOX_UNIT,
 ) -> str:
     """Validate, pack and cache timeline `frame`'s triplane `[3, C, H, W]` and decoder arrays (w1, b1,
     w2, b2; float16 is fine). `camera` is the frame's camera record (its `head_pose` places the field).
@@ -172,8 +168,12 @@ def create_info(channels: int, hidden: int):
     vdecls, vbody = _split((d / VERTEX_SHADER).read_text())
     fdecls, fbody = _split((d / FRAGMENT_SHADER).read_text())
     info = gpu.types.GPUShaderCreateInfo()
-    cg, hg = channel_groups(channels), hidden_groups(hidden)
-    for name, value in (("C_GROUPS", cg), ("H_GROUPS", hg), ("WEIGHT_VEC4S", weight_vec4s(channels, hidden))):
+    cg, hg = triplane_pack.channel_groups(channels), triplane_pack.hidden_groups(hidden)
+    for name, value in (
+        ("C_GROUPS", cg),
+        ("H_GROUPS", hg),
+        ("WEIGHT_VEC4S", triplane_pack.weight_vec4s(channels, hidden)),
+    ):
         info.define(name, str(value))
     iface = gpu.types.GPUStageInterfaceInfo("headfuse_preview_iface")
     for kind, typ, name in vdecls:
@@ -186,7 +186,9 @@ def create_info(channels: int, hidden: int):
     for decl in fdecls:
         if decl[0] == "block":
             _, block, member, name = decl
-            info.typedef_source(f"struct {block} {{ vec4 {member}[{weight_vec4s(channels, hidden)}]; }};\n")
+            info.typedef_source(
+                f"struct {block} {{ vec4 {member}[{triplane_pack.weight_vec4s(channels, hidden)}]; }};\n"
+            )
             info.uniform_buf(0, block, name)
         elif decl[0] == "out":
             info.fragment_out(0, _GPU_TYPES[decl[1]], decl[2])
@@ -206,7 +208,7 @@ def shader(channels: int, hidden: int):
     """The compiled preview shader for this decoder size (cached)."""
     import gpu
 
-    key = (channel_groups(channels), hidden_groups(hidden))
+    key = (triplane_pack.channel_groups(channels), triplane_pack.hidden_groups(hidden))
     if key not in _STATE["shaders"]:
         _STATE["shaders"][key] = gpu.shader.create_from_info(create_info(channels, hidden))
     return _STATE["shaders"][key]
@@ -230,7 +232,7 @@ def view_camera(view_matrix, window_matrix, box_to_world_m: np.ndarray) -> tuple
     """A viewport's view and window (projection) matrices `[4, 4]` -> (OpenCV cam2world `[4, 4]` in box
     units, normalized intrinsics (fx, fy, cx, cy), orthographic?) for the shader."""
     V, P = np.array(view_matrix, dtype=np.float64), np.array(window_matrix, dtype=np.float64)
-    c2w = np.linalg.inv(box_to_world_m) @ np.linalg.inv(V) @ CV_TO_BLENDER
+    c2w = np.linalg.inv(box_to_world_m) @ np.linalg.inv(V) @ conventions.CV_TO_BLENDER
     scale = np.linalg.norm(c2w[:3, :3], axis=0)  # metres -> box units scale the axes
     c2w[:3, :3] /= scale
     ortho = abs(P[3, 3]) > 0.5

@@ -20,6 +20,7 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
     reference_frame: IntProperty(name="Reference frame", default=0, min=0, description="Source frame used as reference")
     frame_start: IntProperty(name="First frame", default=0, min=0, description="First source frame")
     frame_end: IntProperty(name="Last frame", default=-1, min=-1, description="Last source frame (-1: to the end)")
+    frame_step: IntProperty(name="Step", default=1, min=1, description="Take every n-th source frame")
     mode: EnumProperty(
         name="Mode",
         items=[
@@ -27,6 +28,14 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
             ("per-frame", "Per-frame", "The single-image baseline"),
         ],
         default="fused",
+    )
+    no_face: EnumProperty(
+        name="No face",
+        items=[
+            ("hold", "Hold", "Keep the last good view for a few frames where the face is lost"),
+            ("skip", "Skip", "Leave frames without a usable face empty"),
+        ],
+        default="hold",
     )
     mesh_resolution: IntProperty(name="Mesh resolution", default=128, min=32, max=512, step=32)
     texture_size: IntProperty(name="Texture size", default=512, min=0, max=4096)

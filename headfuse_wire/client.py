@@ -1,4 +1,4 @@
-"""The Python client of the headfuse server, shared by the Blender add-on, the CLI and the tests.
+"""The Python client of the headfuse server: the Blender add-on, pipeline scripts, the benchmarks and the tests use it.
 
 pyzmq and numpy only (no bpy, no backend import). Typical use:
 

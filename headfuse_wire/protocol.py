@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import options
+
 PROTOCOL_VERSION = 1
 """Bumped on any incompatible change; HELLO with another version is answered by ERROR `version_mismatch`."""
 
@@ -135,22 +137,25 @@ JOB_ID = _str(pattern=r"[0-9a-f]{16}")
 _REQ = _int(required=False)
 _SHA256 = _str(pattern=r"[0-9a-f]{64}")
 
+def _option_schema(f) -> Field:
+    """The header schema of one `ReconstructConfig` field (its step and cross-field rules are `validate`'s)."""
+    m, nullable = f.metadata, f.default is None
+    if m["choices"]:
+        return _str(required=False, choices=m["choices"])
+    if isinstance(f.default, bool):
+        return Field("bool", required=False)
+    return _int(m["lo"], m["hi"], required=False, nullable=nullable)
+
+
 OPTIONS = Field(
     "dict",
     fields={
-        "mode": _str(required=False, choices=("per-frame", "fused")),
-        "mesh_resolution": _int(8, 512, required=False),
-        "texture_size": _int(0, 4096, required=False),
-        "no_face": _str(required=False, choices=("hold", "skip")),
-        "start": _int(0, 10_000_000, required=False),
-        "stop": _int(1, 10_000_000, required=False, nullable=True),
-        "stride": _int(1, 10_000, required=False),
-        "reference_frame": _int(0, 10_000_000, required=False, nullable=True),
-        "triplanes": Field("bool", required=False),
+        **{f.name: _option_schema(f) for f in options.option_fields(("job", "wire"))},
         "name": _str(200, required=False),
     },
 )
-"""Job options (all optional; the server fills in its defaults)."""
+"""Job options: the client-side fields of `options.ReconstructConfig` (all optional; the server fills in its
+defaults and validates the rest), plus the job's display `name`."""
 
 _INPUT = Field(
     "dict",

@@ -1,5 +1,5 @@
-"""Build the installable Blender extension zip: the add-on's files, the preview shaders, and pyzmq wheels for Linux,
-macOS and Windows (Blender's Python 3.11), as listed in blender_addon/blender_manifest.toml.
+"""Build the installable Blender extension zip: the add-on's files, the wire package, the preview shaders,
+and pyzmq wheels for Linux, macOS and Windows (Blender's Python 3.11), as listed in blender_addon/blender_manifest.toml.
 
     python scripts/build_addon.py --out out/headfuse-addon.zip
 """
@@ -65,6 +65,8 @@ def build(out: Path, wheel_cache: Path) -> Path:
                 z.write(path, path.relative_to(ADDON).as_posix())
         for path in sorted((ROOT / "shaders").glob("*.*")):  # the preview's GLSL, one copy shared with the backend
             z.write(path, f"shaders/{path.name}")
+        for path in sorted((ROOT / "headfuse_wire").glob("*.py")):  # the wire package, shared with the backend
+            z.write(path, f"headfuse_wire/{path.name}")
         for name in names:
             z.write(wheel_cache / name, f"wheels/{name}")
     return out

@@ -8,13 +8,12 @@ from PIL import Image
 from skimage import data
 
 from backend.cli import main
-from backend.config import MeshConfig
 from backend.models.lifter import load_lifter
 from backend.pipeline import ReconstructConfig, reconstruct_clip
 from backend.synth import SAMPLE_CLIP_DIR
 
 SAMPLE = SAMPLE_CLIP_DIR
-FAST = MeshConfig(resolution=64, texture_size=128)
+FAST = {"mesh_resolution": 64, "texture_size": 128}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,7 @@ def assert_head_like(frame):
 
 
 def test_sample_clip_frames_become_head_meshes(lifter):
-    cfg = ReconstructConfig(mesh=FAST, stop=3, device="cpu")
+    cfg = ReconstructConfig(**FAST, stop=3, device="cpu")
     frames = list(reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg, lifter=lifter))
     assert [f.index for f in frames] == [0, 1, 2]
     for frame in frames:
@@ -50,7 +49,7 @@ def test_sample_clip_frames_become_head_meshes(lifter):
 def test_fused_mode_fuses_each_frame_with_the_reference_prior(lifter):
     frames = {}
     for mode in ("per-frame", "fused"):
-        cfg = ReconstructConfig(mode=mode, mesh=FAST, stop=3, device="cpu")
+        cfg = ReconstructConfig(mode=mode, **FAST, stop=3, device="cpu")
         frames[mode] = list(reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg, lifter=lifter))
     for per_frame, fused in zip(frames["per-frame"], frames["fused"], strict=True):
         assert fused.status == "ok" and "fuse" in fused.timings_ms and "fuse" not in per_frame.timings_ms
@@ -64,7 +63,7 @@ def test_fused_mode_fuses_each_frame_with_the_reference_prior(lifter):
 def test_fusion_networks_passed_in_are_used(lifter):
     from backend.models.fusion import load_fusion
 
-    cfg = ReconstructConfig(mesh=FAST, stop=1, device="cpu")
+    cfg = ReconstructConfig(**FAST, stop=1, device="cpu")
     (frame,) = reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg, lifter=lifter,
                                 fusion=load_fusion())
     assert "fuse" in frame.timings_ms
@@ -72,14 +71,14 @@ def test_fusion_networks_passed_in_are_used(lifter):
 
 def test_unknown_mode_is_a_clear_error():
     cfg = ReconstructConfig(mode="average", device="cpu")
-    with pytest.raises(ValueError, match="unknown mode 'average': expected one of fused, per-frame"):
+    with pytest.raises(ValueError, match="mode 'average': expected one of fused, per-frame"):
         next(reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg))
 
 
 def test_real_photograph_as_a_one_frame_clip(lifter, tmp_path):
     photo = tmp_path / "astronaut.png"
     Image.fromarray(data.astronaut()).save(photo)
-    frames = list(reconstruct_clip(photo, photo, ReconstructConfig(mesh=FAST, device="cpu"), lifter=lifter))
+    frames = list(reconstruct_clip(photo, photo, ReconstructConfig(**FAST, device="cpu"), lifter=lifter))
     assert len(frames) == 1 and frames[0].status == "ok", frames[0].reason
     assert_head_like(frames[0])
 
@@ -90,8 +89,7 @@ def test_frame_without_a_face_is_reported(lifter, tmp_path):
     photo = data.astronaut()
     for i in range(3):
         Image.fromarray(photo if i != 1 else np.full_like(photo, 127)).save(seq / f"{i:03d}.png")
-    cfg = ReconstructConfig(mesh=FAST, device="cpu")
-    cfg.face.no_face = "skip"
+    cfg = ReconstructConfig(**FAST, no_face="skip", device="cpu")
     frames = list(reconstruct_clip(seq, seq / "000.png", cfg, lifter=lifter))
     assert [f.status for f in frames] == ["ok", "skipped", "ok"]
     assert frames[1].index == 1 and "no face" in frames[1].reason and frames[1].mesh is None
@@ -127,9 +125,9 @@ def test_fusion_weights_must_belong_to_the_lifter(tmp_path):
     nets = load_networks(other)
     assert nets.fusion is None and "trained on another lifter" in nets.fusion_error
     assert load_networks().fusion is not None  # the shipped pair matches
-    cfg = ReconstructConfig(weights=str(other), mesh=FAST, stop=1, device="cpu")
+    cfg = ReconstructConfig(weights=str(other), **FAST, stop=1, device="cpu")
     with pytest.raises(ValueError, match="another lifter"):
         next(reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg))
     assert len(list(reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png",
-                                     ReconstructConfig(mode="per-frame", weights=str(other), mesh=FAST, stop=1,
+                                     ReconstructConfig(mode="per-frame", weights=str(other), **FAST, stop=1,
                                                        device="cpu")))) == 1

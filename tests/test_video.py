@@ -11,7 +11,6 @@ from backend.video import (
     VideoError,
     iter_frames,
     open_video,
-    parse_frame_range,
     read_image,
     write_video,
 )
@@ -168,10 +167,5 @@ def test_container_streams_in_constant_memory(tmp_path):
 
 
 def test_bad_arguments(tmp_path):
-    assert parse_frame_range("10:20") == (10, 20, 1)
-    assert parse_frame_range(":5") == (0, 5, 1)
-    assert parse_frame_range("3::2") == (3, None, 2)
-    with pytest.raises(ValueError, match="frame range"):
-        parse_frame_range("5:2")
     with pytest.raises(ValueError, match="uint8"):
         write_video(tmp_path / "never.mp4", [np.zeros((8, 8, 3), np.float32)], fps=5)

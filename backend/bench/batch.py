@@ -98,21 +98,22 @@ def run(args) -> dict:
     """Local and Ray runs of the same batch; the overhead ratio and the projected 8-worker speedup."""
     from backend.server.batch import BatchOptions
     from backend.server.cluster import LocalPool, RayPool, connect
+    from headfuse_wire.options import ReconstructConfig
 
     quick = bool(getattr(args, "quick", False))
     frames = 6 if quick else 12
-    options = BatchOptions(mode=getattr(args, "mode", "per-frame"), mesh_resolution=64, texture_size=128,
-                           chunk=6, warmup=2, preview_frames=0)  # fmt: skip
+    job = ReconstructConfig(mode=getattr(args, "mode", "per-frame"), mesh_resolution=64, texture_size=128, device="cpu")
+    options = BatchOptions(job=job, chunk=6, warmup=2, preview_frames=0)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clips = [cut_sample_clip(tmp / f"clip{k}.mp4", 10 * k, frames) for k in range(CLIPS)]
-        local = LocalPool(tmp / "local" / ".store", device="cpu", threads=1)
+        local = LocalPool(tmp / "local" / ".store", defaults=job, threads=1)
         local_s, local_costs = _run_batch(local, clips, tmp / "local", options)
         local.close()
         del local
         started = connect("local")
         try:
-            pool = RayPool(1, tmp / "ray" / ".store", device="cpu", threads=1)
+            pool = RayPool(1, tmp / "ray" / ".store", defaults=job, threads=1)
             ray_s, ray_costs = _run_batch(pool, clips, tmp / "ray", options)
             pool.close()
         finally:

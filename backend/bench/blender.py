@@ -21,11 +21,13 @@ def _head_mesh():
 
 
 def run(args) -> dict:
-    import bpy
+    import bpy  # first: it puts Blender's own modules (addon_utils) on the path
 
-    from blender_addon.importer import build_mesh
+    # isort: split
+    import addon_utils
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
+    build_mesh = addon_utils.enable("blender_addon", default_set=True, handle_error=None).importer.build_mesh
     mesh = _head_mesh()
     frames = 8 if args.quick else FRAMES
     verts, faces = mesh.vertices, mesh.faces

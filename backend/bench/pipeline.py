@@ -21,9 +21,8 @@ from pathlib import Path
 
 _MEMORY_CHILD = """
 import json, resource, sys
-from backend.config import MeshConfig
 from backend.pipeline import ReconstructConfig, reconstruct_clip
-cfg = ReconstructConfig(mode=sys.argv[3], mesh=MeshConfig(resolution=32, texture_size=0), device="cpu")
+cfg = ReconstructConfig(mode=sys.argv[3], mesh_resolution=32, texture_size=0, device="cpu")
 n = sum(1 for f in reconstruct_clip(sys.argv[1], sys.argv[2], cfg) if f.mesh is not None)
 print(json.dumps({"frames": n, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -54,10 +53,9 @@ def _peak_rss(video: Path, reference: Path, mode: str) -> dict:
 
 
 def _speed(video: Path, reference: Path, mode: str, stop: int | None, lifter, fusion) -> dict:
-    from backend.config import MeshConfig
     from backend.pipeline import ReconstructConfig, reconstruct_clip
 
-    cfg = ReconstructConfig(mode=mode, mesh=MeshConfig(resolution=128, texture_size=512), device="cpu", stop=stop)
+    cfg = ReconstructConfig(mode=mode, mesh_resolution=128, texture_size=512, device="cpu", stop=stop)
     stages: dict[str, list[float]] = {}
     t0 = time.perf_counter()
     n = 0

@@ -27,7 +27,7 @@ _RAW_SENDER = """
 import sys, zmq
 from backend.server.store import JobStore
 store, job, n, rounds, endpoint = JobStore(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-from blender_addon import protocol as P
+from headfuse_wire import protocol as P
 messages = [P.encode("FRAME", *store.read_frame(job, k), validate=False) for k in range(n)]
 sock = zmq.Context().socket(zmq.PUSH)
 sock.connect(endpoint)
@@ -77,7 +77,7 @@ def _fill_store(store_dir: Path, frames: int) -> tuple[str, int]:
     """A finished job of `frames` production-size frames; returns its id and bytes per frame."""
     from backend.mesh.writers import png_bytes
     from backend.server.store import JobStore
-    from blender_addon import protocol as P
+    from headfuse_wire import protocol as P
 
     rng = np.random.default_rng(0)
     store = JobStore(store_dir)
@@ -112,7 +112,7 @@ def _fill_store(store_dir: Path, frames: int) -> tuple[str, int]:
 def _throughput(frames: int, rounds: int) -> dict:
     import zmq
 
-    from blender_addon.client import Client
+    from headfuse_wire.client import Client
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "jobs"
@@ -166,17 +166,23 @@ def _throughput(frames: int, rounds: int) -> dict:
 
 
 def _overhead(frames: int, mesh_res: int, texture: int, weights: Path) -> dict:
-    from backend.config import MeshConfig
     from backend.models.lifter import load_lifter
     from backend.pipeline import ReconstructConfig, reconstruct_clip
     from backend.synth import SAMPLE_CLIP_DIR
-    from blender_addon.client import Client
+    from headfuse_wire.client import Client
 
     video, reference = SAMPLE_CLIP_DIR / "video.mp4", SAMPLE_CLIP_DIR / "reference.png"
     options = {"mesh_resolution": mesh_res, "texture_size": texture, "stop": frames}
-    cfg = ReconstructConfig(mesh=MeshConfig(resolution=mesh_res, texture_size=texture), stop=frames, device="cpu")
+    cfg = ReconstructConfig(mesh_resolution=mesh_res, texture_size=texture, stop=frames, device="cpu")
     lifter = load_lifter(weights, "cpu")
-    list(reconstruct_clip(video, reference, ReconstructConfig(mesh=cfg.mesh, stop=1, device="cpu"), lifter=lifter))
+    list(
+        reconstruct_clip(
+            video,
+            reference,
+            ReconstructConfig(mesh_resolution=mesh_res, texture_size=texture, stop=1, device="cpu"),
+            lifter=lifter,
+        )
+    )
     t0 = time.perf_counter()
     n_local = sum(1 for _ in reconstruct_clip(video, reference, cfg, lifter=lifter))
     local_ms = (time.perf_counter() - t0) * 1000.0 / n_local

@@ -3,6 +3,8 @@
 import argparse
 from pathlib import Path
 
+from backend.commands.job_options import add_job_options, job_options_from_args
+
 NAME = "batch"
 HELP = "reconstruct many clips (files, globs or list files) in chunks, in this process or on a Ray cluster"
 
@@ -18,23 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=0, help="Ray actors (default: one per GPU of the cluster, else one per CPU)"
     )
-    parser.add_argument(
-        "--ref-frame", type=int, default=None, help="use this frame of a clip as its reference when it has no sidecar"
-    )
     parser.add_argument("--chunk", type=int, default=32, help="frames per chunk (default 32)")
     parser.add_argument("--warmup", type=int, default=4, help="frames each chunk starts early to warm up (default 4)")
-    parser.add_argument(
-        "--mode", default="fused", choices=["fused", "per-frame"], help="reconstruction mode (default fused)"
-    )
-    parser.add_argument("--mesh-res", type=int, default=128, help="marching cubes cells per side (multiple of 4)")
-    parser.add_argument("--texture", type=int, default=512, help="texture size in pixels (0: vertex colours only)")
     parser.add_argument("--formats", default="glb", help="comma-separated mesh formats: glb, ply, obj")
     parser.add_argument("--preview", type=int, default=6, help="frames in each clip's preview.png (0: none)")
-    parser.add_argument("--no-face", default="hold", choices=["hold", "skip"], help="policy for frames without a face")
     parser.add_argument("--redo", action="store_true",
                         help="redo clips an earlier run into OUT finished (default: keep them, redo the rest)")
-    parser.add_argument("--weights", default=None, help="lifter checkpoint (default: the shipped tiny weights)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_job_options(parser)  # --ref-frame is the reference of clips without a sidecar
 
 
 def run(args) -> int:
@@ -51,15 +43,13 @@ def run(args) -> int:
         raise SystemExit(f"batch: unknown format(s) {', '.join(bad)}; choose from {', '.join(sorted(WRITERS))}")
     if args.chunk < 1 or args.warmup < 0 or args.workers < 0:
         raise SystemExit("batch: need --chunk >= 1, --warmup >= 0 and --workers >= 0")
+    job = job_options_from_args(args, "batch")
     try:
-        clips = find_clips(args.clips, args.ref_frame)
+        clips = find_clips(args.clips)
     except BatchError as exc:
         raise SystemExit(str(exc)) from None
     options = BatchOptions(
-        mode=args.mode,
-        mesh_resolution=args.mesh_res,
-        texture_size=args.texture,
-        no_face=args.no_face,
+        job=job,
         formats=formats,
         chunk=args.chunk,
         warmup=args.warmup,
@@ -68,7 +58,7 @@ def run(args) -> int:
     )
     args.out.mkdir(parents=True, exist_ok=True)
     try:
-        pool, ray_started = make_pool(args)
+        pool, ray_started = make_pool(args, job)
     except (RuntimeError, ConnectionError, FileNotFoundError) as exc:
         raise SystemExit(f"batch: {exc}") from None
     batch = Batch(clips, args.out, pool, options)
@@ -114,14 +104,15 @@ def run(args) -> int:
     return 1 if any(c.error for c in clips) else 0
 
 
-def make_pool(args):
-    """A `RayPool` (with `--ray`) or a `LocalPool` on the batch's store; and whether Ray was started here."""
+def make_pool(args, job):
+    """A `RayPool` (with `--ray`) or a `LocalPool` on the batch's store, running with `job`'s weights and
+    device; and whether Ray was started here."""
     from backend.server.batch import STORE_DIR
     from backend.server.cluster import LocalPool, RayPool, connect
 
     store = args.out / STORE_DIR
     if not args.ray:
-        return LocalPool(store, args.weights, args.device), False
+        return LocalPool(store, job), False
     started = connect(args.ray)
     try:
         import ray
@@ -129,9 +120,9 @@ def make_pool(args):
         workers = args.workers
         if workers == 0:
             res = ray.cluster_resources()
-            workers = int(res.get("GPU", 0)) if args.device != "cpu" else 0
+            workers = int(res.get("GPU", 0)) if job.device != "cpu" else 0
             workers = workers or max(1, int(res.get("CPU", 1)))
-        return RayPool(workers, store, args.weights, args.device), started
+        return RayPool(workers, store, job), started
     except Exception:
         if started:
             ray.shutdown()

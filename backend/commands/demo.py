@@ -97,11 +97,11 @@ def _run_blender(args, out: Path, address: str) -> int:
     import addon_utils
 
     from backend.synth import SAMPLE_CLIP_DIR
-    from blender_addon import export, jobs
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.context.preferences.filepaths.save_version = 0  # no demo.blend1 backups
-    addon_utils.enable("blender_addon", default_set=True, handle_error=None)
+    addon = addon_utils.enable("blender_addon", default_set=True, handle_error=None)  # as Blender loads it
+    export, jobs = addon.export, addon.jobs
     prefs = bpy.context.preferences.addons["blender_addon"].preferences
     prefs.server_address = address
     scene = bpy.context.scene

@@ -3,6 +3,8 @@
 import argparse
 from pathlib import Path
 
+from backend.commands.job_options import add_job_options, job_options_from_args
+
 NAME = "serve"
 HELP = "run the inference server (ZeroMQ; loopback by default; jobs survive restarts)"
 
@@ -18,9 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="run the work on a Ray cluster (head host:port, auto, or local); --workers = Ray actors",
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (worker i uses GPU i mod count)")
     parser.add_argument("--store", type=Path, default=Path("jobs"), help="job store folder (default ./jobs)")
-    parser.add_argument("--weights", default=None, help="lifter checkpoint (default: the shipped tiny weights)")
     parser.add_argument(
         "--curve-keys", type=Path, default=None, help="server key folder from `headfuse keys`: CURVE on, allow-list"
     )
@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-message-mb", type=float, default=None, help="ZMQ_MAXMSGSIZE in MiB (default 4; >= chunk size)"
     )
+    add_job_options(parser)  # the workers' weights and device, and the options of jobs that do not give them
 
 
 def run(args) -> int:
@@ -49,19 +50,19 @@ def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.workers < 0:
         raise SystemExit("serve: --workers must be >= 0")
+    defaults = job_options_from_args(args, "serve")
     if args.workers > 0:
         from backend.models.lifter import default_lifter_path
 
-        weights = Path(args.weights) if args.weights else default_lifter_path()
+        weights = Path(defaults.weights) if defaults.weights else default_lifter_path()
         if not weights.is_file():
             raise SystemExit(f"serve: no lifter weights at {weights}; pass --weights PATH or train them")
     cfg = ServerConfig(
         bind=args.bind,
         workers=args.workers,
         ray=args.ray,
-        device=args.device,
         store=args.store,
-        weights=args.weights,
+        defaults=defaults,
         curve_keys=args.curve_keys,
         allow_local_paths=list(args.allow_local_paths),
     )

@@ -7,8 +7,8 @@ result of every frame is rendered from all N views and compared with the exact g
 head alone over grey). The diagonal measures input-view fidelity, the rest novel views, so a
 method that only copies its input scores well on the diagonal and badly off it.
 
-Methods (`backend.models.fusion.METHODS`): `per_frame` (the lifter alone), `undistorter_only`,
-`fuser_only` (the fuser on the raw planes) and `fused` (both). Metrics per method:
+Methods (`backend.models.fusion.METHODS`): `per-frame` (the lifter alone), `undistorter-only`,
+`fuser-only` (the fuser on the raw planes) and `fused` (both). Metrics per method:
 
 - `psnr`, `ssim` over all pairs; `psnr_novel`, `ssim_novel` off the diagonal; `psnr_input` on it;
   `psnr_matrix` `[N, N]` (input view x evaluated view, mean over frames).
@@ -322,13 +322,13 @@ def _summarize(per_clip: list[dict], yaw: torch.Tensor, cfg: NxNConfig) -> dict:
         "psnr": round(float(np.mean([c["static_prior"]["psnr"] for c in per_clip])), 3),
         "temporal_variation": round(float(np.mean([c["static_prior"]["tv"] for c in per_clip])), 4),
     }
-    pf, fu = summary["per_frame"], summary["fused"]
+    pf, fu = summary["per-frame"], summary["fused"]
     gain = fu["psnr_novel"] - pf["psnr_novel"]
     cut = 1.0 - fu["temporal_variation"] / max(pf["temporal_variation"], 1e-9)
 
     def between(key):
         lo, hi = sorted((pf[key], fu[key]))
-        return all(lo <= summary[m][key] <= hi for m in ("undistorter_only", "fuser_only"))
+        return all(lo <= summary[m][key] <= hi for m in ("undistorter-only", "fuser-only"))
 
     summary["goals"] = {
         "psnr_novel_gain_db": round(gain, 3),
@@ -372,8 +372,8 @@ def evaluate_nxn(lifter: Lifter, fusion: FusionNet, cfg: NxNConfig | None = None
     }
 
 
-LABELS = {"mean_head": "mean head", "lifter_v1": "first lifter", "per_frame": "per-frame",
-          "undistorter_only": "undistorter only", "fuser_only": "fuser only", "fused": "fused"}
+LABELS = {"mean_head": "mean head", "lifter_v1": "first lifter", "per-frame": "per-frame",
+          "undistorter-only": "undistorter only", "fuser-only": "fuser only", "fused": "fused"}
 
 
 def markdown_report(summary: dict) -> str:

@@ -40,6 +40,16 @@ class Mesh:
             self.normals = np.ascontiguousarray(self.normals, dtype=np.float32)
             assert self.normals.shape == (v, 3), f"normals must be [{v}, 3], got {self.normals.shape}"
 
+    def texture_png(self) -> bytes:
+        """The texture as PNG bytes, encoded once per texture (every writer and the wire share them)."""
+        cached = getattr(self, "_png", None)
+        if cached is None or cached[0] is not self.texture:
+            from backend.mesh.writers import png_bytes
+
+            cached = (self.texture, png_bytes(self.texture))
+            self._png = cached
+        return cached[1]
+
     def face_normals(self) -> np.ndarray:
         """Unit normals `[F, 3]`."""
         a, b, c = (self.vertices[self.faces[:, i]] for i in range(3))

@@ -17,7 +17,7 @@ from backend.models.fuser import Fuser
 from backend.models.undistorter import Undistorter
 from backend.models.visibility import VisibilityHead
 
-METHODS = ("per_frame", "undistorter_only", "fuser_only", "fused")
+METHODS = ("per-frame", "undistorter-only", "fuser-only", "fused")
 """Reconstruction variants: the lifter alone, + undistorter, + fuser on the raw planes, + both."""
 
 
@@ -69,11 +69,11 @@ class FusionNet(nn.Module):
     def fuse_frame(self, raw: torch.Tensor, state: FusionState, method: str = "fused") -> tuple[torch.Tensor,
                                                                                                  FusionState]:
         """The triplane `[B, 3, C, P, P]` of one frame for `method` (one of METHODS) and the next state."""
-        if method == "per_frame":
+        if method == "per-frame":
             return raw, state
-        if method == "undistorter_only":
+        if method == "undistorter-only":
             return self.undistorter(raw, state.prior)[0], state
-        if method not in ("fuser_only", "fused"):
+        if method not in ("fuser-only", "fused"):
             raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
         out, state = self.step(raw, state, undistort=method == "fused")
         return out["fused"], state

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from backend.render.decoder import TriplaneDecoder
-from blender_addon.triplane_pack import (
+from headfuse_wire.triplane_pack import (
     channel_groups,
     check_decoder,
     hidden_groups,

@@ -1,4 +1,4 @@
-"""The inference server: ZeroMQ protocol (`blender_addon.protocol`), jobs, a job store that survives
+"""The inference server: ZeroMQ protocol (`headfuse_wire.protocol`), jobs, a job store that survives
 crashes, local worker processes and CurveZMQ security. `headfuse serve` runs it."""
 
 from backend.server.config import ServerConfig

@@ -9,7 +9,7 @@ store `OUT/.store/<clip>/` first, then the per-clip outputs that `headfuse recon
 no reference, no face) fails alone; the others go on.
 
 Each clip's reference image is a sidecar file beside it, `NAME.ref.png` (or `.ref.jpg` / `.ref.jpeg`)
-for `NAME.mp4` (or a folder `NAME/`), else frame `ref_frame` of the clip itself.
+for `NAME.mp4` (or a folder `NAME/`), else frame `reference_frame` (an option) of the clip itself.
 """
 
 import json
@@ -17,14 +17,17 @@ import re
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from glob import glob, has_magic
 from pathlib import Path
 
 import numpy as np
 
+from backend.run import manifest as mf
+from backend.run.sinks import PREVIEW_ROWS, preview_frames
+from backend.run.task import WorkTask
 from backend.server.store import JobStore
-from backend.server.work import WorkTask
+from headfuse_wire.options import ReconstructConfig
 
 SIDECAR_SUFFIXES = (".ref.png", ".ref.jpg", ".ref.jpeg")
 """Reference image names beside a clip `NAME.EXT`: `NAME.ref.png` and so on, first found wins."""
@@ -47,9 +50,7 @@ class Clip:
     video: Path
     """The clip (anything `backend.video` reads)."""
     reference: Path | None = None
-    """Its sidecar reference image (None: `ref_frame` of the clip is used)."""
-    ref_frame: int | None = None
-    """Source frame used as the reference when there is no sidecar."""
+    """Its sidecar reference image (None: the options' `reference_frame` of the clip is used)."""
     frames_total: int | None = None
     """Frames the clip has."""
     chunks: int = 0
@@ -94,7 +95,7 @@ def _is_reference(path: Path) -> bool:
     return any(path.name.lower().endswith(s) for s in SIDECAR_SUFFIXES)
 
 
-def find_clips(items: list[str], ref_frame: int | None = None) -> list[Clip]:
+def find_clips(items: list[str]) -> list[Clip]:
     """Clips from files, folders, glob patterns and list files (one path per line, relative to the list file;
     blank lines and `#` comments skipped); sidecar references matched by a glob are not clips. Raises
     `BatchError` for a path that does not exist or a glob that matches nothing."""
@@ -123,65 +124,43 @@ def find_clips(items: list[str], ref_frame: int | None = None) -> list[Clip]:
         stem = path.name if path.is_dir() else path.stem
         names[stem] += 1
         name = stem if names[stem] == 1 else f"{stem}_{names[stem]}"
-        clips.append(Clip(name, path, sidecar(path), None))
-        if clips[-1].reference is None:
-            clips[-1].ref_frame = ref_frame
+        clips.append(Clip(name, path, sidecar(path)))
     if not clips:
         raise BatchError("batch: no clips given")
     return clips
 
 
-def plan_chunks(job: str, video: str, frames: int, chunk: int, warmup: int, **options) -> list[WorkTask]:
-    """WorkTasks for a clip of `frames` frames: chunks of `chunk` frames, each but the first started `warmup`
-    frames early. `options` are further `WorkTask` fields (reference, mode, mesh_resolution, ...)."""
+def plan_chunks(
+    job: str,
+    video: str,
+    frames: int,
+    chunk: int,
+    warmup: int,
+    reference: str = "",
+    cfg: ReconstructConfig | None = None,
+) -> list[WorkTask]:
+    """WorkTasks for a clip of `frames` frames, over `cfg`'s frame range (default: all, with default options):
+    chunks of `chunk` taken frames, each but the first started `warmup` frames early."""
     if chunk < 1 or warmup < 0:
         raise BatchError(f"batch: need --chunk >= 1 and --warmup >= 0 (got {chunk} and {warmup})")
-    return [
-        WorkTask(job=job, video=video, first_seq=s, start=s, stop=min(frames, s + chunk), warmup=warmup, **options)
-        for s in range(0, frames, chunk)
-    ]
-
-
-class FrameFiles:
-    """The per-frame outputs a worker writes for a batch clip (a `run_task` `on_frame` hook): mesh files
-    `DIR/meshes/frame_NNNNNN.FMT` and, for the frames in `preview`, a contact-sheet row `DIR/.preview/NNNNNN.png`."""
-
-    def __init__(self, dir: str, formats: list[str], preview: list[int]):
-        self.dir = Path(dir)
-        self.formats = formats
-        self.preview = set(preview)
-
-    def __call__(self, out, seq: int) -> None:
-        """Write the files of one `FrameOutput` (frames without a mesh have none)."""
-        from PIL import Image
-
-        from backend.mesh.writers import write_mesh
-        from backend.preview import contact_sheet_row
-
-        if out.mesh is None:
-            return
-        (self.dir / "meshes").mkdir(parents=True, exist_ok=True)
-        for fmt in self.formats:
-            write_mesh(out.mesh, self.dir / "meshes" / f"frame_{out.index:06d}.{fmt}")
-        if out.index in self.preview and out.crop is not None and out.triplane is not None:
-            (self.dir / ".preview").mkdir(exist_ok=True)
-            tmp = self.dir / ".preview" / f".{out.index:06d}.png"
-            Image.fromarray(contact_sheet_row(out)).save(tmp, format="PNG")
-            tmp.replace(self.dir / ".preview" / f"{out.index:06d}.png")
+    cfg = cfg or ReconstructConfig()
+    taken = range(cfg.start, frames if cfg.stop is None else min(cfg.stop, frames), cfg.stride)
+    tasks = []
+    for seq in range(0, len(taken), chunk):
+        first = taken[seq]
+        stop = min(taken.stop, first + chunk * cfg.stride)
+        options = {**cfg.to_wire(), "start": first, "stop": stop}
+        tasks.append(WorkTask(job=job, video=video, reference=reference, options=options, first_seq=seq, warmup=warmup))
+    return tasks
 
 
 @dataclass
 class BatchOptions:
     """How every clip of a batch is reconstructed."""
 
-    mode: str = "fused"
-    """Reconstruction mode: `fused` or `per-frame`."""
-    mesh_resolution: int = 128
-    """Marching-cubes cells per side."""
-    texture_size: int = 512
-    """Texture side in pixels (0: vertex colours only)."""
-    no_face: str = "hold"
-    """Policy for frames without a face."""
+    job: ReconstructConfig = field(default_factory=ReconstructConfig)
+    """How every clip is reconstructed: its frame range applies to each clip, and `reference_frame` is the
+    reference of clips without a reference image beside them."""
     formats: list[str] = field(default_factory=lambda: ["glb"])
     """Mesh file formats."""
     chunk: int = 32
@@ -190,8 +169,6 @@ class BatchOptions:
     """Frames each chunk (but a clip's first) starts early."""
     preview_frames: int = 6
     """Frames in each clip's contact sheet `preview.png` (0: none; each costs two volume renders)."""
-    triplanes: bool = False
-    """Also keep each frame's triplane in the store (for seam measurements)."""
     redo: bool = False
     """Redo clips an earlier run into the same folder finished (default: keep them)."""
 
@@ -224,7 +201,7 @@ class Batch:
 
     def start(self) -> None:
         """Check each clip (readable, a reference, frames) and queue its chunks; a bad clip fails here."""
-        from backend import __version__
+        from backend.pipeline import frame_count
         from backend.video import VideoError, open_video
 
         o = self.options
@@ -234,50 +211,35 @@ class Batch:
             except (FileNotFoundError, VideoError) as exc:
                 clip.error = f"bad_video: {exc}"
                 continue
-            if clip.reference is None and clip.ref_frame is None:
+            ref_frame = None if clip.reference else o.job.reference_frame
+            if clip.reference is None and ref_frame is None:
                 names = " or ".join(clip.video.with_name(clip.video.stem + s).name for s in SIDECAR_SUFFIXES[:2])
                 clip.error = f"no_reference: {clip.video}: put {names} beside it, or pass --ref-frame N"
                 continue
             if not info.frame_count:
                 clip.error = f"bad_video: {clip.video}: the number of frames cannot be read"
                 continue
-            clip.frames_total = info.frame_count
+            cfg = replace(o.job, reference_frame=ref_frame)
+            clip.frames_total = frame_count(info, cfg)
             d = self.out / clip.name
             settings = self._settings(clip)
             if not o.redo and self._keep_earlier(clip, settings):
                 continue
             (d / "meshes").mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(d / ".preview", ignore_errors=True)
+            shutil.rmtree(d / PREVIEW_ROWS, ignore_errors=True)
             shutil.rmtree(self.store.job_dir(clip.name), ignore_errors=True)  # a new run starts afresh
             self.store.create({"job": clip.name, "state": "running", "created": time.time(), "video": str(clip.video)})
+            reference = str(clip.reference.resolve()) if clip.reference else ""
             tasks = plan_chunks(
-                clip.name,
-                str(clip.video.resolve()),
-                info.frame_count,
-                o.chunk,
-                o.warmup,
-                reference=str(clip.reference.resolve()) if clip.reference else "",
-                reference_frame=None if clip.reference else clip.ref_frame,
-                mode=o.mode,
-                mesh_resolution=o.mesh_resolution,
-                texture_size=o.texture_size,
-                no_face=o.no_face,
-                triplanes=o.triplanes,
+                clip.name, str(clip.video.resolve()), info.frame_count, o.chunk, o.warmup, reference, cfg
             )
-            every = max(1, info.frame_count // max(1, o.preview_frames))
-            preview = list(range(0, info.frame_count, every))[: o.preview_frames]
+            preview = preview_frames(cfg.start, cfg.stride, clip.frames_total, o.preview_frames)
             outputs = {"dir": str(d.resolve()), "formats": o.formats, "preview": preview}
             clip.chunks = len(tasks)
+            label = str(clip.reference) if clip.reference else mf.reference_label(None, cfg)
+            source = {"fps": info.fps, "width": info.width, "height": info.height}
             self._manifests[clip.name] = {
-                "headfuse": __version__,
-                "video": str(clip.video),
-                "reference": str(clip.reference) if clip.reference else f"frame {clip.ref_frame} of the video",
-                "mode": o.mode,
-                "units": "metres",
-                "up": "+y",
-                "camera_axes": "OpenCV (x right, y down, z forward)",
-                "mesh": {"resolution": o.mesh_resolution, "texture_size": o.texture_size},
-                "source": {"fps": info.fps, "width": info.width, "height": info.height},
+                **mf.manifest_header(str(clip.video), label, cfg, source),
                 "chunks": {"chunk": o.chunk, "warmup": o.warmup, "count": len(tasks)},
                 "batch_settings": settings,
             }
@@ -292,11 +254,11 @@ class Batch:
             st = path.stat()
             return [str(path.resolve()), st.st_size, st.st_mtime_ns]
 
+        job = {k: v for k, v in o.job.to_wire().items() if k not in ("triplanes", "reference_frame")}
         return {
-            "mode": o.mode, "mesh_resolution": o.mesh_resolution, "texture_size": o.texture_size,
-            "no_face": o.no_face, "formats": list(o.formats),
+            **job, "formats": list(o.formats),
             "video": stamp(clip.video),
-            "reference": stamp(clip.reference) if clip.reference else f"frame {clip.ref_frame}",
+            "reference": stamp(clip.reference) if clip.reference else f"frame {o.job.reference_frame}",
         }  # fmt: skip
 
     def _keep_earlier(self, clip: Clip, settings: dict) -> bool:
@@ -308,9 +270,12 @@ class Batch:
         except (OSError, ValueError):
             return False
         frames, skipped = manifest.get("frames", []), manifest.get("skipped", [])
-        if (manifest.get("error") is not None or manifest.get("batch_settings") != settings
-                or len(frames) + len(skipped) != clip.frames_total
-                or not all((d / f).is_file() for fr in frames for f in fr["files"].values())):
+        if (
+            manifest.get("error") is not None
+            or manifest.get("batch_settings") != settings
+            or len(frames) + len(skipped) != clip.frames_total
+            or not all((d / f).is_file() for fr in frames for f in fr["files"].values())
+        ):
             return False  # fmt: skip
         clip.frames = {fr["index"]: fr for fr in frames}
         clip.skipped = {sk["index"]: sk["reason"] for sk in skipped}
@@ -332,7 +297,7 @@ class Batch:
             elif kind == "failed" and clip.error is None:
                 where = f" frame {event['index']}" if event.get("index") is not None else ""
                 if event["code"] in ("no_face", "bad_reference"):
-                    where += f" (reference {clip.reference or f'frame {clip.ref_frame}'})"
+                    where += f" (reference {clip.reference or f'frame {self.options.job.reference_frame}'})"
                 clip.error = f"{event['code']}: {clip.video}{where}: {event['message']}"
                 self.pool.cancel(clip.name)
                 self._finish(clip)
@@ -346,23 +311,11 @@ class Batch:
         index = event["index"]
         if index in clip.frames or index in clip.skipped:
             return 0  # a retried chunk re-announcing a frame that is already stored
-        header, _ = self.store.read_frame(clip.name, event["seq"])
         if event["status"] == "skipped":
             clip.skipped[index] = event["reason"]
             return 1
         clip.held += event["status"] == "held"
-        shapes = {b["name"]: b["shape"] for b in header["buffers"]}
-        clip.frames[index] = {
-            "index": index,
-            "status": event["status"],
-            "reason": event["reason"],
-            "files": {fmt: f"meshes/frame_{index:06d}.{fmt}" for fmt in self.options.formats},
-            "vertices": int(shapes["vertices"][0]),
-            "faces": int(shapes["faces"][0]),
-            "camera": header["camera"],
-            "timings_ms": {k: round(v, 1) for k, v in header["timings_ms"].items()},
-            "seq": event["seq"],
-        }
+        clip.frames[index] = {**event["entry"], "seq": event["seq"]}
         return 1
 
     def _finish(self, clip: Clip) -> None:
@@ -374,7 +327,8 @@ class Batch:
         self._write(clip)
 
     def _write(self, clip: Clip) -> None:
-        """The clip's manifest.json (and preview.png from the rows its workers rendered)."""
+        """The clip's manifest.json (and preview.png from the rows its workers rendered, which stay until
+        `close` since later chunks may add more)."""
         from PIL import Image
 
         from backend.preview import save_contact_sheet
@@ -383,14 +337,12 @@ class Batch:
             return
         d = self.out / clip.name
         manifest = dict(self._manifests[clip.name])
-        manifest["frames"] = [clip.frames[k] for k in sorted(clip.frames)]
-        manifest["skipped"] = [{"index": k, "reason": clip.skipped[k]} for k in sorted(clip.skipped)]
+        manifest["frames"] = list(clip.frames.values())
+        manifest["skipped"] = [{"index": k, "reason": r} for k, r in clip.skipped.items()]
         manifest["error"] = clip.error
         manifest["elapsed_s"] = round(clip.elapsed_s, 2)
-        tmp = d / "manifest.json.part"
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        tmp.replace(d / "manifest.json")
-        rows = sorted((d / ".preview").glob("[0-9]*.png"))
+        mf.write_manifest(d, manifest)
+        rows = sorted((d / PREVIEW_ROWS).glob("[0-9]*.png"))
         if rows:
             save_contact_sheet([np.asarray(Image.open(p).convert("RGB")) for p in rows], d / "preview.png")
 
@@ -407,7 +359,7 @@ class Batch:
             if clip.name in self._started and not clip.elapsed_s:
                 clip.elapsed_s = time.perf_counter() - self._started[clip.name]
             self._write(clip)
-            shutil.rmtree(self.out / clip.name / ".preview", ignore_errors=True)
+            shutil.rmtree(self.out / clip.name / PREVIEW_ROWS, ignore_errors=True)
         rows = summary_rows(list(self.clips.values()))
         (self.out / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -2,7 +2,7 @@
 
 Ray does the distributed part (placement with one GPU per actor where there are GPUs, restarts of a
 dead actor and retries of the chunk it was running, streaming results back); this module only wires
-`backend.server.work.run_task` into it:
+`backend.run.task.run_task` into it:
 
 - `ChunkWorker` is the actor: it loads the networks once, then runs `WorkTask`s one at a time as
   Ray streaming generators that yield `run_task`'s reports (`started`, `frame` per stored frame, then
@@ -23,10 +23,13 @@ import logging
 import os
 import queue
 import threading
+from dataclasses import replace
 from pathlib import Path
 
+from backend.run.sinks import Both, ClipFiles, StoreSink
+from backend.run.task import WorkError, WorkTask, run_task
 from backend.server.store import JobStore
-from backend.server.work import WorkError, WorkTask, run_task
+from headfuse_wire.options import ReconstructConfig
 
 log = logging.getLogger("headfuse.cluster")
 
@@ -56,15 +59,18 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
     return True
 
 
-def task_events(task: WorkTask, store: JobStore, networks, device: str, should_stop, on_frame=None):
-    """`run_task` in a thread, its reports as a generator of dicts (each with `job`) ending with
-    `{"event": "finished", "state", "frames", "ok", "held", "skipped"}` or `{"event": "failed", "code",
-    "message", "index"}`."""
+def task_events(task: WorkTask, store: JobStore, networks, device: str, should_stop, outputs: dict | None = None):
+    """`run_task` in a thread into the job store (and, with `outputs`, the clip folder `ClipFiles(**outputs)`),
+    its reports as a generator of dicts (each with `job`) ending with `{"event": "finished", "state", "frames",
+    "ok", "held", "skipped"}` or `{"event": "failed", "code", "message", "index"}`."""
     events: queue.SimpleQueue = queue.SimpleQueue()
+    sink = StoreSink(store, task.job, bool(task.options.get("triplanes")))
+    if outputs:
+        sink = Both(sink, ClipFiles(**outputs))
 
     def work() -> None:
         try:
-            result = run_task(task, store, networks, events.put, should_stop, device=device, on_frame=on_frame)
+            result = run_task(task, sink, networks, events.put, should_stop, device=device)
             events.put({"event": "finished", **result})
         except WorkError as exc:
             events.put({"event": "failed", "code": exc.code, "message": exc.message, "index": exc.index})
@@ -82,28 +88,20 @@ def task_events(task: WorkTask, store: JobStore, networks, device: str, should_s
             return
 
 
-def frame_files(outputs: dict | None):
-    """The `on_frame` hook for `outputs` (`backend.server.batch.FrameFiles` spec), or None."""
-    if not outputs:
-        return None
-    from backend.server.batch import FrameFiles
-
-    return FrameFiles(**outputs)
-
-
 class ChunkWorker:
     """The Ray actor (wrapped by `ray.remote` in `make_actor`): loads the networks once in its constructor,
     then runs chunks. Runs with `max_concurrency=2` so `cancel` and `ready` answer while a chunk runs."""
 
-    def __init__(self, store_root: str, weights: str | None, device: str, threads: int):
+    def __init__(self, store_root: str, defaults: ReconstructConfig, threads: int):
         import torch
 
         from backend.device import resolve_device
         from backend.pipeline import load_networks
 
         torch.set_num_threads(max(1, threads))
-        self.device = resolve_device(device)  # on a GPU actor Ray sets CUDA_VISIBLE_DEVICES to its one GPU
-        self.networks = load_networks(weights, device=self.device)  # the networks, loaded once per actor
+        self.device = resolve_device(defaults.device)  # on a GPU actor Ray sets CUDA_VISIBLE_DEVICES to its one GPU
+        # the networks, loaded once per actor
+        self.networks = load_networks(defaults.weights, defaults.fusion_weights, device=self.device)
         self.store = JobStore(store_root)
         self._cancelled: set[str] = set()
 
@@ -117,18 +115,20 @@ class ChunkWorker:
 
     def run(self, task: dict, outputs: dict | None = None):
         """Run one `WorkTask` (as a dict); a generator of its events (call with `num_returns="streaming"`).
-        `outputs`: extra per-frame files (`backend.server.batch.FrameFiles` arguments) or None."""
+        `outputs`: the clip folder's per-frame files (`backend.run.sinks.ClipFiles` arguments) or None."""
         work = WorkTask(**task)
         yield from task_events(
-            work, self.store, self.networks, str(self.device), lambda: work.job in self._cancelled, frame_files(outputs)
+            work, self.store, self.networks, str(self.device), lambda: work.job in self._cancelled, outputs
         )
 
 
-def make_actor(store_root: str | Path, weights: str | None, device: str, threads: int, max_restarts: int = 3):
-    """One `ChunkWorker` actor: one GPU when the cluster has GPUs and `device` is not `cpu`, else one CPU.
+def make_actor(store_root: str | Path, defaults: ReconstructConfig, threads: int, max_restarts: int = 3):
+    """One `ChunkWorker` actor running with `defaults`' weights: one GPU when the cluster has GPUs and
+    `defaults.device` is not `cpu`, else one CPU.
     Ray restarts it up to `max_restarts` times and re-runs the chunk it was running as often."""
     import ray
 
+    device = defaults.device
     gpus = ray.cluster_resources().get("GPU", 0)
     if device.startswith("cuda") and gpus < 1:
         raise RuntimeError("--device cuda: the Ray cluster has no GPUs")
@@ -137,7 +137,7 @@ def make_actor(store_root: str | Path, weights: str | None, device: str, threads
     cls = ray.remote(ChunkWorker).options(
         max_restarts=max_restarts, max_task_retries=max_restarts, max_concurrency=2, **resources
     )
-    return cls.remote(str(Path(store_root).resolve()), weights, "cuda" if use_gpu else "cpu", threads)
+    return cls.remote(str(Path(store_root).resolve()), replace(defaults, device="cuda" if use_gpu else "cpu"), threads)
 
 
 def wait_ready(actors: list, timeout: float = 600.0) -> list[dict]:
@@ -164,15 +164,15 @@ class RayPool:
         self,
         workers: int,
         store_root: str | Path,
-        weights: str | None = None,
-        device: str = "auto",
+        defaults: ReconstructConfig | None = None,
         threads: int = 1,
         max_restarts: int = 3,
         timeout: float = 600.0,
     ):
         if workers < 1:
             raise ValueError(f"RayPool: workers must be >= 1, not {workers}")
-        self.actors = [make_actor(store_root, weights, device, threads, max_restarts) for _ in range(workers)]
+        defaults = defaults or ReconstructConfig()
+        self.actors = [make_actor(store_root, defaults, threads, max_restarts) for _ in range(workers)]
         self.info = wait_ready(self.actors, timeout)
         self.idle = list(self.actors)
         self.queue: collections.deque = collections.deque()
@@ -253,7 +253,7 @@ class LocalPool:
     """`RayPool`'s in-process twin: one thread running the tasks one after another with networks loaded
     once here. Same `submit` / `poll` / `cancel` / `pending` / `close`."""
 
-    def __init__(self, store_root: str | Path, weights: str | None = None, device: str = "auto", threads: int = 0):
+    def __init__(self, store_root: str | Path, defaults: ReconstructConfig | None = None, threads: int = 0):
         import torch
 
         from backend.device import resolve_device
@@ -261,8 +261,9 @@ class LocalPool:
 
         if threads > 0:
             torch.set_num_threads(threads)
-        self.device = resolve_device(device)
-        self.networks = load_networks(weights, device=self.device)  # the networks, loaded once
+        defaults = defaults or ReconstructConfig()
+        self.device = resolve_device(defaults.device)
+        self.networks = load_networks(defaults.weights, defaults.fusion_weights, device=self.device)  # loaded once
         self.store = JobStore(store_root)
         self.queue: collections.deque = collections.deque()
         self.events: queue.SimpleQueue = queue.SimpleQueue()
@@ -294,7 +295,7 @@ class LocalPool:
             self.current = task
             self._events = task_events(
                 task, self.store, self.networks, str(self.device), lambda: task.job in self.cancelled,
-                frame_files(outputs),
+                outputs,
             )  # fmt: skip
             threading.Thread(target=self._pump, args=(task, self._events), daemon=True).start()
         out = []
@@ -369,13 +370,13 @@ class _ActorThread:
             self.sentinel = None
 
 
-def _drive_actor(proc: _ActorThread, conn, index: int, store_root: str, weights, device: str, threads: int) -> None:
+def _drive_actor(proc: _ActorThread, conn, index: int, store_root: str, defaults, threads: int) -> None:
     """The thread behind a Ray worker handle: speaks `backend.server.workers`' pipe protocol to the server
     and runs each `run` on the actor, forwarding its events as they stream in."""
     import ray
 
     try:
-        proc.actor = make_actor(store_root, weights, device, threads)
+        proc.actor = make_actor(store_root, defaults, threads)
         info = wait_ready([proc.actor])[0]
     except Exception as exc:
         conn.send({"event": "fatal", "message": f"Ray worker {index} cannot start: {exc}"})
@@ -427,7 +428,7 @@ def _drive_actor(proc: _ActorThread, conn, index: int, store_root: str, weights,
             conn.send(event)
 
 
-def spawn_ray_worker(index: int, store_root: str, weights: str | None, device: str, threads: int):
+def spawn_ray_worker(index: int, store_root: str, defaults: ReconstructConfig, threads: int):
     """A `backend.server.workers.Worker` whose work runs on a Ray actor (same pipe protocol, same events)."""
     import multiprocessing as mp
 
@@ -435,6 +436,6 @@ def spawn_ray_worker(index: int, store_root: str, weights: str | None, device: s
 
     parent_conn, child_conn = mp.Pipe(duplex=True)
     store = str(Path(store_root).resolve())
-    proc = _ActorThread(_drive_actor, (child_conn, index, store, weights, device, threads), f"headfuse-ray-{index}")
+    proc = _ActorThread(_drive_actor, (child_conn, index, store, defaults, threads), f"headfuse-ray-{index}")
     proc.start()
     return Worker(index, proc, parent_conn)

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from headfuse_wire.options import ReconstructConfig
+
 
 @dataclass
 class ServerConfig:
@@ -17,12 +19,11 @@ class ServerConfig:
     """Run the work on a Ray cluster instead of local processes: the head's address (`host:port`), `auto`, or
     `local` (a private single-machine cluster). `workers` is then the number of actors (one GPU each where the
     cluster has GPUs); the store and the input files must be at the same path on every node."""
-    device: str = "auto"
-    """`auto`, `cpu` or `cuda`; with several GPUs worker i uses GPU i modulo their count."""
     store: Path = Path("jobs")
     """The job store: one folder per job with its inputs, its record and every finished frame."""
-    weights: str | None = None
-    """Lifter checkpoint; None uses the shipped tiny weights."""
+    defaults: ReconstructConfig = field(default_factory=ReconstructConfig)
+    """Options of jobs that do not give them, and how the workers run (`weights`, `fusion_weights`, `device`:
+    with several GPUs worker i uses GPU i modulo their count)."""
     curve_keys: Path | None = None
     """Folder from `headfuse keys` (`server.key_secret` and `authorized_clients/`): turns on CurveZMQ
     encryption and refuses clients whose public key is not in `authorized_clients/`."""
@@ -52,7 +53,3 @@ class ServerConfig:
     """A worker that has not stopped this long after a cancel is killed and replaced."""
     max_attempts: int = 3
     """A job whose worker dies this many times fails with `worker_lost`."""
-    mesh_resolution: int = 128
-    """Default marching-cubes cells per side for jobs that do not say."""
-    texture_size: int = 512
-    """Default texture size for jobs that do not say (0: vertex colours only)."""

@@ -26,11 +26,12 @@ from pathlib import Path
 
 import zmq
 
+from backend.run.task import WorkTask
 from backend.server.config import ServerConfig
 from backend.server.store import JobStore
-from backend.server.work import WorkTask
 from backend.server.workers import Worker, spawn_worker
-from blender_addon import protocol as P
+from headfuse_wire import protocol as P
+from headfuse_wire.options import OptionError
 
 log = logging.getLogger("headfuse.server")
 
@@ -143,8 +144,8 @@ class Server:
         if self.cfg.ray:
             from backend.server.cluster import spawn_ray_worker
 
-            return spawn_ray_worker(index, str(self.cfg.store), self.cfg.weights, self.cfg.device, 1)
-        return spawn_worker(index, str(self.cfg.store), self.cfg.weights, self.cfg.device, threads)
+            return spawn_ray_worker(index, str(self.cfg.store), self.cfg.defaults, 1)
+        return spawn_worker(index, str(self.cfg.store), self.cfg.defaults, threads)
 
     def _setup_curve(self, sock: zmq.Socket, keys: Path) -> None:
         from zmq.auth import load_certificate
@@ -328,19 +329,10 @@ class Server:
     def _on_submit(self, peer: bytes, h: dict, msg) -> None:
         cfg = self.cfg
         opts = h["options"]
-        options = {
-            "mode": opts.get("mode", "fused"),
-            "mesh_resolution": opts.get("mesh_resolution", cfg.mesh_resolution),
-            "texture_size": opts.get("texture_size", cfg.texture_size),
-            "no_face": opts.get("no_face", "hold"),
-            "start": opts.get("start", 0),
-            "stop": opts.get("stop"),
-            "stride": opts.get("stride", 1),
-            "reference_frame": opts.get("reference_frame"),
-            "triplanes": bool(opts.get("triplanes", False)),
-        }
-        if options["stop"] is not None and options["stop"] <= options["start"]:
-            raise _Refused("bad_options", f"stop ({options['stop']}) must be greater than start ({options['start']})")
+        try:
+            options = cfg.defaults.from_wire({k: v for k, v in opts.items() if k != "name"}).to_wire()
+        except OptionError as exc:
+            raise _Refused("bad_options", str(exc)) from None
         if sum(1 for j in self.jobs.values() if j.state == "queued") >= cfg.max_queued_jobs:
             raise _Refused("busy", f"{cfg.max_queued_jobs} jobs are already queued; try again later")
         inputs, uploads, total = {}, [], 0
@@ -556,16 +548,8 @@ class Server:
             job=job.id,
             video=job.record["inputs"]["video"]["path"],
             reference=job.record["inputs"]["reference"]["path"],
+            options={**o, "start": start},
             first_seq=job.frames_done,
-            start=start,
-            stop=o["stop"],
-            stride=o["stride"],
-            mode=o["mode"],
-            mesh_resolution=o["mesh_resolution"],
-            texture_size=o["texture_size"],
-            no_face=o["no_face"],
-            reference_frame=o.get("reference_frame"),
-            triplanes=o.get("triplanes", False),
             max_frames=self.cfg.max_frames,
             max_video_pixels=self.cfg.max_video_pixels,
         )

@@ -14,8 +14,10 @@ import signal
 import time
 from dataclasses import dataclass, field
 
+from backend.run.sinks import StoreSink
+from backend.run.task import WorkError, WorkTask, run_task
 from backend.server.store import JobStore
-from backend.server.work import WorkError, WorkTask, run_task
+from headfuse_wire.options import ReconstructConfig
 
 
 def _die_with_parent() -> None:
@@ -28,8 +30,8 @@ def _die_with_parent() -> None:
         pass
 
 
-def worker_main(conn, index: int, store_root: str, weights: str | None, device: str, threads: int) -> None:
-    """Entry point of a worker process."""
+def worker_main(conn, index: int, store_root: str, defaults: ReconstructConfig, threads: int) -> None:
+    """Entry point of a worker process: the networks and device of `defaults` (weights, fusion_weights, device)."""
     parent = os.getppid()
     _die_with_parent()
     if os.getppid() != parent:
@@ -42,10 +44,10 @@ def worker_main(conn, index: int, store_root: str, weights: str | None, device: 
         from backend.pipeline import load_networks
 
         torch.set_num_threads(max(1, threads))
-        dev = resolve_device(device)
+        dev = resolve_device(defaults.device)
         if dev.type == "cuda" and dev.index is None and torch.cuda.device_count() > 1:
             dev = torch.device(f"cuda:{index % torch.cuda.device_count()}")
-        networks = load_networks(weights, device=dev)
+        networks = load_networks(defaults.weights, defaults.fusion_weights, device=dev)
     except Exception as exc:
         conn.send({"event": "fatal", "message": f"worker {index} cannot start: {type(exc).__name__}: {exc}"})
         return
@@ -73,7 +75,8 @@ def worker_main(conn, index: int, store_root: str, weights: str | None, device: 
             conn.send({**event, "job": job})
 
         try:
-            result = run_task(task, store, networks, report, should_stop, device=str(dev))
+            sink = StoreSink(store, task.job, bool(task.options.get("triplanes")))
+            result = run_task(task, sink, networks, report, should_stop, device=str(dev))
             conn.send({"event": "finished", "job": task.job, **result})
         except WorkError as exc:
             failure = {"code": exc.code, "message": exc.message, "index": exc.index}
@@ -119,13 +122,13 @@ class Worker:
         self.conn.close()
 
 
-def spawn_worker(index: int, store_root: str, weights: str | None, device: str, threads: int) -> Worker:
+def spawn_worker(index: int, store_root: str, defaults: ReconstructConfig, threads: int) -> Worker:
     """Start one worker process (spawn: a fresh interpreter, no state inherited from the server)."""
     ctx = mp.get_context("spawn")
     parent_conn, child_conn = ctx.Pipe(duplex=True)
     process = ctx.Process(
         target=worker_main,
-        args=(child_conn, index, store_root, weights, device, threads),
+        args=(child_conn, index, store_root, defaults, threads),
         name=f"headfuse-worker-{index}",
         daemon=True,
     )

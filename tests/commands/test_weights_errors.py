@@ -10,6 +10,7 @@ from backend.cli import main
     [
         ["eval", "--protocol", "nxn", "--fusion-weights", "{bad}"],
         ["eval", "--weights", "{bad}"],
+        ["reconstruct", "missing.mp4", "--ref", "missing.png", "-o", "{tmp}/out", "--weights", "{bad}"],
         ["train", "--stage", "fusion", "--init", "{bad}", "--out", "{tmp}/run"],
     ],
 )
@@ -22,3 +23,4 @@ def test_a_foreign_weights_file_is_named_in_a_clear_error(tmp_path, argv):
     assert str(bad) in message and "is not a headfuse checkpoint" in message
     assert "weights_only=False" not in message  # torch's advice to unpickle is never passed on
     assert not (tmp_path / "run").exists()  # failed before the clip cache was started
+    assert not (tmp_path / "out" / "manifest.json").exists()

@@ -54,7 +54,7 @@ def test_methods_differ_and_per_frame_is_the_lifter(networks):
     raw, prior, skipped = lift_views(networks.lifter, clip, SMALL.fps)
     # at +-60 deg yaw (and the head's own turn) MediaPipe may lose a frame; those are lifted from the rig camera
     assert raw.shape[:2] == (SMALL.views, SMALL.frames) and 0 <= skipped < SMALL.views * SMALL.frames
-    per_frame = reconstruct_views(networks.fusion, raw, prior, "per_frame")
+    per_frame = reconstruct_views(networks.fusion, raw, prior, "per-frame")
     fused = reconstruct_views(networks.fusion, raw, prior, "fused")
     torch.testing.assert_close(per_frame, raw)
     assert (fused - per_frame).abs().mean() > 1e-3
@@ -65,4 +65,4 @@ def test_occluded_side_is_closer_to_the_truth_when_fused(result):
     reconstruction (which takes it from the reference's prior) beats the lifter alone, over three
     held-out clips (one clip alone can go either way: seed 1,500,000 does not gain)."""
     s = result["summary"]
-    assert s["fused"]["psnr_occluded"] > s["per_frame"]["psnr_occluded"]
+    assert s["fused"]["psnr_occluded"] > s["per-frame"]["psnr_occluded"]

@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import pytest
 
-from blender_addon import protocol as P
+from headfuse_wire import protocol as P
 
 
 def _frame_message():

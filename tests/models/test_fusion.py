@@ -62,7 +62,7 @@ def test_tiny_shapes_size_and_untrained_behaviour(net):
 def test_methods(net):
     raw, prior = _planes(5), _planes(6)
     state = net.start(prior)
-    per_frame, s = net.fuse_frame(raw, state, "per_frame")
+    per_frame, s = net.fuse_frame(raw, state, "per-frame")
     assert per_frame is raw and s is state
     for method in METHODS[1:]:
         planes, _ = net.fuse_frame(raw, state, method)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from backend.server.store import JobStore, parse_frame
-from blender_addon.client import Client
+from headfuse_wire.client import Client
 from tests.server.conftest import FAST, ServerProcess, wait_for
 
 

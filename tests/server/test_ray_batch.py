@@ -12,10 +12,12 @@ import pytest
 from backend.bench.batch import cut_sample_clip as cut_clip
 from backend.cli import main
 from backend.pipeline import load_networks
+from backend.run.sinks import StoreSink
+from backend.run.task import WorkTask, run_task
 from backend.server.batch import STORE_DIR, Batch, BatchOptions, find_clips, plan_chunks, seam_variation, stored_planes
 from backend.server.cluster import RayPool
 from backend.server.store import JobStore
-from backend.server.work import WorkTask, run_task
+from headfuse_wire.options import ReconstructConfig
 
 SMALL = ["--mode", "per-frame", "--mesh-res", "32", "--texture", "0", "--device", "cpu"]
 
@@ -76,9 +78,9 @@ def networks():
 
 def test_chunked_clip_matches_the_unchunked_clip_and_boundaries_do_not_show(tmp_path, ray_cluster, networks):
     clip = cut_clip(tmp_path / "long.mp4", 0, 12)
-    options = BatchOptions(mode="fused", mesh_resolution=32, texture_size=0, chunk=4, warmup=4,
-                           preview_frames=0, triplanes=True)  # fmt: skip
-    pool = RayPool(2, tmp_path / "out" / STORE_DIR, device="cpu")
+    job = ReconstructConfig(mode="fused", mesh_resolution=32, texture_size=0, triplanes=True, device="cpu")
+    options = BatchOptions(job=job, chunk=4, warmup=4, preview_frames=0)
+    pool = RayPool(2, tmp_path / "out" / STORE_DIR, defaults=ReconstructConfig(device="cpu"))
     try:
         batch = Batch(find_clips([str(clip)]), tmp_path / "out", pool, options)
         batch.start()
@@ -91,9 +93,8 @@ def test_chunked_clip_matches_the_unchunked_clip_and_boundaries_do_not_show(tmp_
     chunked = stored_planes(store, "long", 12)
     # the same clip in one piece, in this process
     store.create({"job": "whole", "state": "running", "created": 0})
-    task = WorkTask(job="whole", video=str(clip), reference=str(tmp_path / "long.ref.png"), mode="fused",
-                    mesh_resolution=32, texture_size=0, triplanes=True)  # fmt: skip
-    run_task(task, store, networks, lambda e: None, lambda: False, "cpu")
+    task = WorkTask(job="whole", video=str(clip), reference=str(tmp_path / "long.ref.png"), options=job.to_wire())
+    run_task(task, StoreSink(store, task.job, True), networks, lambda e: None, lambda: False, "cpu")
     whole = stored_planes(store, "whole", 12)
     change = np.mean([np.abs(whole[k] - whole[k - 1]).mean() for k in range(1, 12)])
     for k in range(12):
@@ -111,11 +112,11 @@ def test_a_killed_ray_worker_is_retried_and_every_frame_is_stored_once(tmp_path,
     store_dir = tmp_path / "store"
     store = JobStore(store_dir)
     store.create({"job": "take", "state": "running", "created": 0})
-    pool = RayPool(1, store_dir, device="cpu", max_restarts=2)
+    pool = RayPool(1, store_dir, defaults=ReconstructConfig(device="cpu"), max_restarts=2)
     try:
         pid = pool.info[0]["pid"]
-        (task,) = plan_chunks("take", str(clip), 10, 10, 0, reference=str(tmp_path / "take.ref.png"),
-                              mode="per-frame", mesh_resolution=32, texture_size=0)  # fmt: skip
+        job = ReconstructConfig(mode="per-frame", mesh_resolution=32, texture_size=0)
+        (task,) = plan_chunks("take", str(clip), 10, 10, 0, str(tmp_path / "take.ref.png"), job)
         pool.submit(task)
         frames, digests_at_kill, ends = [], None, []
         deadline = time.monotonic() + 300

@@ -11,8 +11,8 @@ import zmq.auth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blender_addon import protocol as P
-from blender_addon.client import Client, ServerUnavailable
+from headfuse_wire import protocol as P
+from headfuse_wire.client import Client, ServerUnavailable
 from tests.server.conftest import ROOT, ServerProcess
 
 

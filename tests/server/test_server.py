@@ -10,8 +10,8 @@ import pytest
 import zmq
 from PIL import Image
 
-from blender_addon import protocol as P
-from blender_addon.client import Client, RemoteError
+from headfuse_wire import protocol as P
+from headfuse_wire.client import Client, RemoteError
 from tests.server.conftest import FAST
 
 

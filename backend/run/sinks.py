@@ -1,0 +1,206 @@
+"""Where a run's frames go. A sink has two methods, both called by `task.run_task`:
+
+- `start(source)`: before the first frame; `source` has the video's `fps`, `width`, `height` and
+  `frames_total` (frames this run will produce, None when the video does not say);
+- `write(out, seq) -> entry | None`: one finished `pipeline.FrameOutput`, stored as frame `seq`; returns
+  the frame's manifest entry where this sink writes files for it (it then travels in the frame's report).
+
+`StoreSink` writes the server's crash-safe job store, `FolderSink` a folder (meshes, manifest, preview),
+`ClipFiles` only the per-frame files of a folder (a batch's chunks, whose manifest the batch writes),
+and `Both` two of them.
+"""
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from backend.files import atomic_write
+from backend.run import manifest as mf
+from headfuse_wire.options import ReconstructConfig
+
+PREVIEW_FRAMES = 6
+"""Frames in a folder's contact sheet `preview.png` by default."""
+PREVIEW_ROWS = ".preview"
+"""Hidden folder of contact-sheet rows while a clip runs (several processes may write them)."""
+
+
+def frame_record(out, job: str, seq: int, triplanes: bool = False) -> tuple[dict, list]:
+    """A pipeline `FrameOutput` as a FRAME header (without its digest) and its raw buffers; with
+    `triplanes`, the frame's field too (planes `[3, C, H, W]` and decoder arrays, float16)."""
+    from backend.render.glsl import decoder_arrays
+    from backend.units import METRES_PER_BOX_UNIT
+    from headfuse_wire import protocol
+
+    names, buffers = [], []
+    mesh = out.mesh
+    if mesh is not None:
+        arrays = {
+            "vertices": (mesh.vertices, np.float32),
+            "faces": (mesh.faces, np.int32),
+            "colors": (mesh.colors, np.uint8),
+            "uv": (mesh.uv, np.float32),
+            "normals": (mesh.normals, np.float32),
+        }
+        for name, (arr, dtype) in arrays.items():
+            if arr is not None:
+                arr = np.ascontiguousarray(arr, dtype=dtype)
+                names.append(protocol.describe(name, arr))
+                buffers.append(arr)
+        if mesh.texture is not None:
+            png = mesh.texture_png()
+            names.append(protocol.describe("texture", png, "png", mesh.texture.shape))
+            buffers.append(png)
+    if triplanes and out.triplane is not None:
+        field = {"planes": out.triplane.planes[0].detach().cpu().numpy(), **decoder_arrays(out.triplane.decoder)}
+        for name, arr in field.items():
+            arr = np.ascontiguousarray(arr, dtype=np.float16)
+            names.append(protocol.describe(name, arr))
+            buffers.append(arr)
+    header = {
+        "job": job,
+        "seq": seq,
+        "index": int(out.index),
+        "status": out.status,
+        "reason": out.reason,
+        "camera": out.camera,
+        "timings_ms": {k: round(float(v), 3) for k, v in out.timings_ms.items()},
+        "metres_per_box_unit": METRES_PER_BOX_UNIT,
+        "buffers": names,
+    }
+    return header, buffers
+
+
+class StoreSink:
+    """Frames into a `server.store.JobStore` job (what the server streams to clients)."""
+
+    def __init__(self, store, job: str, triplanes: bool = False):
+        self.store, self.job, self.triplanes = store, job, triplanes
+
+    def start(self, source: dict) -> None:
+        """Nothing to prepare: the job's folder exists."""
+
+    def write(self, out, seq: int) -> None:
+        """Store the frame (crash-safe; every frame, with a mesh or not)."""
+        header, buffers = frame_record(out, self.job, seq, self.triplanes)
+        self.store.write_frame(self.job, seq, header, buffers)
+
+
+class ClipFiles:
+    """The per-frame files of a clip folder: `DIR/meshes/frame_NNNNNN.FMT` for each format and, for the
+    source frames in `preview`, a contact-sheet row `DIR/.preview/NNNNNN.png`."""
+
+    def __init__(self, dir: str | Path, formats: list[str], preview: list[int]):
+        self.dir = Path(dir)
+        self.formats = list(formats)
+        self.preview = set(preview)
+
+    def start(self, source: dict) -> None:
+        """Make the meshes folder."""
+        (self.dir / "meshes").mkdir(parents=True, exist_ok=True)
+
+    def write(self, out, seq: int) -> dict | None:
+        """Write the files of one frame; its manifest entry (None for a frame without a mesh)."""
+        from PIL import Image
+
+        from backend.mesh.writers import write_mesh
+        from backend.preview import contact_sheet_row
+
+        if out.mesh is None:
+            return None
+        files = {}
+        for fmt in self.formats:
+            path = write_mesh(out.mesh, self.dir / "meshes" / f"frame_{out.index:06d}.{fmt}")
+            files[fmt] = path.relative_to(self.dir).as_posix()
+        if out.index in self.preview and out.crop is not None and out.triplane is not None:
+            (self.dir / PREVIEW_ROWS).mkdir(exist_ok=True)
+            buf = io.BytesIO()
+            Image.fromarray(contact_sheet_row(out)).save(buf, format="PNG")
+            atomic_write(self.dir / PREVIEW_ROWS / f"{out.index:06d}.png", buf.getvalue())
+        return mf.frame_entry(out, files)
+
+
+def preview_frames(start: int, stride: int, count: int | None, frames: int = PREVIEW_FRAMES) -> list[int]:
+    """The source frames of a contact sheet: `frames` spread evenly over `count` taken frames."""
+    count = frames if count is None else count
+    every = max(1, count // max(1, frames))
+    return [start + k * stride for k in range(0, count, every)][:frames]
+
+
+def write_preview(folder: Path) -> Path | None:
+    """Stack the rows in `folder/.preview` into `folder/preview.png` and drop them; None when there are none."""
+    import shutil
+
+    from PIL import Image
+
+    from backend.preview import save_contact_sheet
+
+    rows = sorted((folder / PREVIEW_ROWS).glob("[0-9]*.png"))
+    path = None
+    if rows:
+        path = save_contact_sheet([np.asarray(Image.open(p).convert("RGB")) for p in rows], folder / "preview.png")
+    shutil.rmtree(folder / PREVIEW_ROWS, ignore_errors=True)
+    return path
+
+
+class FolderSink:
+    """A clip's output folder as `headfuse reconstruct` writes it: meshes, `manifest.json` (rewritten after
+    every frame, so an interrupted run leaves a valid index of what is on disk) and, on `close`, the
+    contact sheet `preview.png`."""
+
+    def __init__(self, dir: str | Path, video: str, reference: str | None, cfg: ReconstructConfig,
+                 formats: list[str], preview: int = PREVIEW_FRAMES):  # fmt: skip
+        self.dir = Path(dir)
+        self.video, self.reference, self.cfg = video, reference, cfg
+        self.formats, self.preview = formats, preview
+        self.files: ClipFiles | None = None
+        self.manifest: dict | None = None
+
+    def start(self, source: dict) -> None:
+        """Write an empty manifest; choose the preview frames."""
+        import shutil
+
+        shutil.rmtree(self.dir / PREVIEW_ROWS, ignore_errors=True)
+        picks = preview_frames(self.cfg.start, self.cfg.stride, source.get("frames_total"), self.preview)
+        self.files = ClipFiles(self.dir, self.formats, picks if self.preview else [])
+        self.files.start(source)
+        label = mf.reference_label(self.reference, self.cfg)
+        self.manifest = mf.manifest_header(self.video, label, self.cfg, source)
+        mf.write_manifest(self.dir, self.manifest)
+
+    def write(self, out, seq: int) -> dict | None:
+        """Write the frame's files and the manifest."""
+        entry = self.files.write(out, seq)
+        if entry is None:
+            self.manifest["skipped"].append(mf.skipped_entry(out))
+        else:
+            self.manifest["frames"].append(entry)
+        mf.write_manifest(self.dir, self.manifest)
+        return entry
+
+    def close(self, elapsed_s: float | None = None) -> None:
+        """Write the manifest (with the run's time) and the contact sheet."""
+        if self.manifest is None:
+            return
+        if elapsed_s is not None:
+            self.manifest["elapsed_s"] = round(elapsed_s, 2)
+        mf.write_manifest(self.dir, self.manifest)
+        write_preview(self.dir)
+
+
+class Both:
+    """Two sinks in order; the frame's entry is the second's when it has one, else the first's."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def start(self, source: dict) -> None:
+        """Start both."""
+        self.first.start(source)
+        self.second.start(source)
+
+    def write(self, out, seq: int) -> dict | None:
+        """Write to both."""
+        a = self.first.write(out, seq)
+        b = self.second.write(out, seq)
+        return b if b is not None else a
