@@ -19,11 +19,11 @@ from backend.config import MeshConfig
 from backend.face.config import FaceConfig
 from backend.face.preprocess import FacePreprocessor, FaceResult
 from backend.mesh import EmptySurfaceError, Mesh, mesh_from_field
-from backend.models.fusion import FusionNet, FusionState, load_fusion
+from backend.models.fusion import FusionNet, FusionState, fusion_from_state
 from backend.models.lifter import Lifter, lift_face, load_lifter
 from backend.render.field import TriplaneField
 from backend.units import METRES_PER_BOX_UNIT
-from backend.video import VideoError, VideoInfo, iter_frames, open_video, read_image
+from backend.video import VideoError, VideoInfo, VideoReader, open_video, read_image
 from headfuse_wire.options import ReconstructConfig
 
 
@@ -45,15 +45,17 @@ def frame_count(info: VideoInfo, cfg: ReconstructConfig) -> int | None:
     return max(0, (end - cfg.start + cfg.stride - 1) // cfg.stride)
 
 
-def reference_image(video: str | Path, reference: str | Path | np.ndarray | None, cfg: ReconstructConfig) -> np.ndarray:
-    """The reference as RGB `[H, W, 3]` uint8: frame `cfg.reference_frame` of the video when the options
-    name one, else the image `reference` (a path or an array). Raises `VideoError` / `FileNotFoundError`
-    with one line naming the file or the frame."""
+def reference_image(
+    reader: VideoReader, reference: str | Path | np.ndarray | None, cfg: ReconstructConfig
+) -> np.ndarray:
+    """The reference as RGB `[H, W, 3]` uint8: frame `cfg.reference_frame` of the opened video when the
+    options name one, else the image `reference` (a path or an array). Raises `VideoError` /
+    `FileNotFoundError` with one line naming the file or the frame."""
     if cfg.reference_frame is not None:
-        frame = next(iter_frames(video, cfg.reference_frame, cfg.reference_frame + 1), None)
+        frame = next(reader.frames(cfg.reference_frame, cfg.reference_frame + 1), None)
         if frame is None or not frame.ok:
             why = frame.error if frame is not None else f"the video has no frame {cfg.reference_frame}"
-            raise VideoError(f"reference frame {cfg.reference_frame} of {video}: {why}")
+            raise VideoError(f"reference frame {cfg.reference_frame} of {reader.path}: {why}")
         return frame.image
     if isinstance(reference, np.ndarray):
         return reference
@@ -134,12 +136,12 @@ def load_networks(
     path = Path(fusion_weights) if fusion_weights is not None else default_fusion_path()
     if not path.is_file():
         return Networks(lifter, None, f"no fusion weights at {path}; reconstruct with mode per-frame")
-    trained_on = load_checkpoint(path).get("lifter_sha256")
+    state = load_checkpoint(path, map_location=device)  # read once: the lifter it was trained on, then the nets
     lifter_sha = file_sha256(weights if weights is not None else default_lifter_path())
-    if trained_on != lifter_sha:
+    if state.get("lifter_sha256") != lifter_sha:
         why = f"the fusion weights {path} were trained on another lifter than {weights}; pass matching fusion weights"
         return Networks(lifter, None, why)
-    return Networks(lifter, load_fusion(path, device))
+    return Networks(lifter, fusion_from_state(state, device))
 
 
 @torch.no_grad()
@@ -167,30 +169,32 @@ def lift_and_mesh(
 
 
 def reconstruct_clip(
-    video: str | Path,
+    video: str | Path | VideoReader,
     reference: str | Path | np.ndarray,
     cfg: ReconstructConfig | None = None,
     lifter: Lifter | None = None,
     fusion: FusionNet | None = None,
 ) -> Iterator[FrameOutput]:
-    """Reconstruct a clip frame by frame (see the module docstring). `video` is anything
-    `backend.video` reads; `reference` a near-frontal image of the same person (path or RGB array).
-    `lifter` and `fusion` are loaded networks (default: from `cfg`'s weights); `fusion` is used in
+    """Reconstruct a clip frame by frame (see the module docstring). `video` is anything `backend.video`
+    reads, or a `VideoReader` already open on it; `reference` a near-frontal image of the same person
+    (path or RGB array; ignored when `cfg.reference_frame` names a frame of the video). `lifter` and
+    `fusion` are loaded networks (default: from `cfg`'s weights, each read once); `fusion` is used in
     `fused` mode only. Frames that are skipped leave the fusion state as it was."""
     from backend.device import resolve_device
 
     cfg = (cfg or ReconstructConfig()).validate()
     device = resolve_device(cfg.device)
-    lifter = lifter or load_lifter(cfg.weights, device)
+    if lifter is None or (cfg.mode == "fused" and fusion is None):
+        nets = load_networks(cfg.weights, cfg.fusion_weights, device) if cfg.mode == "fused" else None
+        lifter = lifter or (nets.lifter if nets is not None else load_lifter(cfg.weights, device))
+        if nets is not None and fusion is None:
+            if nets.fusion is None:
+                raise ValueError(nets.fusion_error)
+            fusion = nets.fusion
     if cfg.mode == "per-frame":
         fusion = None
-    elif fusion is None:
-        nets = load_networks(cfg.weights, cfg.fusion_weights, device)
-        if nets.fusion is None:
-            raise ValueError(nets.fusion_error)
-        fusion = nets.fusion
-    reader = open_video(video)  # checks the file now: a non-video fails before any work
-    reference = reference_image(video, reference, cfg)
+    reader = video if isinstance(video, VideoReader) else open_video(video)  # a non-video fails here, before work
+    reference = reference_image(reader, reference, cfg)
     with FacePreprocessor(reference, face_config(cfg), fps=reader.info.fps) as pre:
         template = pre.template.points
         state = fusion.start(lift_face(lifter, pre.reference_result, template)) if fusion is not None else None

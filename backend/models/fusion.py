@@ -90,7 +90,6 @@ def default_fusion_path(config: str = "tiny") -> Path:
 def load_fusion(path: str | Path | None = None, device: str | torch.device = "cpu") -> FusionNet:
     """A FusionNet in eval mode from a checkpoint written by `headfuse train --stage fusion`."""
     from backend.checkpoint import load_checkpoint
-    from backend.config import config_from_dict
 
     path = Path(path) if path is not None else default_fusion_path()
     if not path.is_file():
@@ -98,7 +97,13 @@ def load_fusion(path: str | Path | None = None, device: str | torch.device = "cp
             f"no fusion weights at {path}; train them with `headfuse train --stage fusion --config tiny`, "
             "or reconstruct with --mode per-frame"
         )
-    state = load_checkpoint(path, map_location=device)
+    return fusion_from_state(load_checkpoint(path, map_location=device), device)
+
+
+def fusion_from_state(state: dict, device: str | torch.device = "cpu") -> FusionNet:
+    """A FusionNet in eval mode from a fusion checkpoint already read (`load_checkpoint`)."""
+    from backend.config import config_from_dict
+
     model = FusionNet(config_from_dict(FusionConfig, state["fusion_config"]))
     model.load_state_dict(state["model"])
     return model.to(device).eval()

@@ -63,9 +63,10 @@ def _check_inputs(task: WorkTask, cfg: ReconstructConfig):
     from backend.video import VideoError, open_video
 
     try:
-        info = open_video(task.video).info
+        reader = open_video(task.video)  # the one opening of the clip: its info, the reference frame, the frames
     except (FileNotFoundError, VideoError) as exc:
         raise WorkError("bad_video", f"video: {exc}") from None
+    info = reader.info
     if task.max_video_pixels and info.width and info.height and info.width * info.height > task.max_video_pixels:
         raise WorkError(
             "too_large",
@@ -76,7 +77,7 @@ def _check_inputs(task: WorkTask, cfg: ReconstructConfig):
         msg = f"{task.first_seq + count} frames; this server accepts at most {task.max_frames}"
         raise WorkError("too_large", msg)
     try:
-        return info, reference_image(task.video, task.reference, cfg)
+        return reader, reference_image(reader, task.reference, cfg)
     except (FileNotFoundError, VideoError) as exc:
         raise WorkError("bad_reference", str(exc) if cfg.reference_frame is not None else f"reference: {exc}") from None
 
@@ -107,7 +108,8 @@ def run_task(
         report({"event": "started", "frames_total": task.first_seq})
         return {"state": "done", "frames": 0, "ok": 0, "held": 0, "skipped": 0}
     cfg = task.config()
-    info, reference = _check_inputs(task, cfg)
+    reader, reference = _check_inputs(task, cfg)
+    info = reader.info
     count = frame_count(info, cfg)
     total = None if count is None else task.first_seq + count
     sink.start({"fps": info.fps, "width": info.width, "height": info.height, "frames_total": total})
@@ -121,7 +123,7 @@ def run_task(
     seq = task.first_seq
     if cfg.mode == "fused" and networks.fusion is None:
         raise WorkError("bad_options", f"mode fused: {networks.fusion_error}")
-    frames = reconstruct_clip(task.video, reference, cfg, lifter=networks.lifter, fusion=networks.fusion)
+    frames = reconstruct_clip(reader, reference, cfg, lifter=networks.lifter, fusion=networks.fusion)
     try:
         while True:
             if should_stop():
