@@ -19,8 +19,9 @@ from backend.config import MeshConfig
 from backend.face.config import FaceConfig
 from backend.face.preprocess import FacePreprocessor, FaceResult
 from backend.mesh import EmptySurfaceError, Mesh, mesh_from_field
-from backend.models.fusion import FusionNet, FusionState, fusion_from_state
-from backend.models.lifter import Lifter, lift_face, load_lifter
+from backend.models.fusion import FusionNet, FusionState
+from backend.models.lifter import Lifter, lift_face
+from backend.models.weights import load_lifter, load_networks
 from backend.render.field import TriplaneField
 from backend.units import METRES_PER_BOX_UNIT
 from backend.video import VideoError, VideoInfo, VideoReader, open_video, read_image
@@ -109,39 +110,6 @@ def camera_record(face: FaceResult) -> dict:
         "pitch_deg": float(np.degrees(face.pitch)),
         "roll_deg": float(np.degrees(face.roll)),
     }
-
-
-@dataclass
-class Networks:
-    """The networks a worker loads once and reuses for every clip."""
-
-    lifter: Lifter
-    """The single-image lifter (encoder + decoder)."""
-    fusion: FusionNet | None
-    """Undistorter + fuser, or None when none fits the lifter (then only `per-frame` runs)."""
-    fusion_error: str | None = None
-    """Why `fusion` is None."""
-
-
-def load_networks(
-    weights: str | Path | None = None, fusion_weights: str | Path | None = None, device: str | torch.device = "cpu"
-) -> Networks:
-    """The lifter (default: shipped) and the fusion networks trained on that very lifter (default: shipped).
-    A missing lifter raises; a missing or mismatched fuser leaves `fusion` None with the reason."""
-    from backend.checkpoint import file_sha256, load_checkpoint
-    from backend.models.fusion import default_fusion_path
-    from backend.models.lifter import default_lifter_path
-
-    lifter = load_lifter(weights, device)
-    path = Path(fusion_weights) if fusion_weights is not None else default_fusion_path()
-    if not path.is_file():
-        return Networks(lifter, None, f"no fusion weights at {path}; reconstruct with mode per-frame")
-    state = load_checkpoint(path, map_location=device)  # read once: the lifter it was trained on, then the nets
-    lifter_sha = file_sha256(weights if weights is not None else default_lifter_path())
-    if state.get("lifter_sha256") != lifter_sha:
-        why = f"the fusion weights {path} were trained on another lifter than {weights}; pass matching fusion weights"
-        return Networks(lifter, None, why)
-    return Networks(lifter, fusion_from_state(state, device))
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ from PIL import Image
 from skimage import data
 
 from backend.cli import main
-from backend.models.lifter import load_lifter
+from backend.models.weights import load_lifter
 from backend.pipeline import ReconstructConfig, reconstruct_clip
 from backend.synth import SAMPLE_CLIP_DIR
 
@@ -61,7 +61,7 @@ def test_fused_mode_fuses_each_frame_with_the_reference_prior(lifter):
 
 
 def test_fusion_networks_passed_in_are_used(lifter):
-    from backend.models.fusion import load_fusion
+    from backend.models.weights import load_fusion
 
     cfg = ReconstructConfig(**FAST, stop=1, device="cpu")
     (frame,) = reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg, lifter=lifter,
@@ -118,8 +118,7 @@ def test_unreadable_video_is_a_clear_error(tmp_path):
 
 def test_fusion_weights_must_belong_to_the_lifter(tmp_path):
     from backend.checkpoint import load_checkpoint, save_checkpoint
-    from backend.models.lifter import default_lifter_path
-    from backend.pipeline import load_networks
+    from backend.models.weights import default_lifter_path, load_networks
 
     other = save_checkpoint(tmp_path / "other.pt", {**load_checkpoint(default_lifter_path()), "saved_at": "elsewhere"})
     nets = load_networks(other)

@@ -75,8 +75,7 @@ def _speed(video: Path, reference: Path, mode: str, stop: int | None, lifter, fu
 
 
 def run(args) -> dict:
-    from backend.models.fusion import load_fusion
-    from backend.models.lifter import load_lifter
+    from backend.models.weights import load_fusion, load_lifter
     from backend.synth import SAMPLE_CLIP_DIR
 
     mode = getattr(args, "mode", "per-frame")

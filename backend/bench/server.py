@@ -41,7 +41,7 @@ sock.close(linger=-1)
 
 def weights_path() -> Path:
     """The shipped tiny weights."""
-    from backend.models.lifter import default_lifter_path
+    from backend.models.weights import default_lifter_path
 
     path = default_lifter_path()
     if not path.is_file():
@@ -166,7 +166,7 @@ def _throughput(frames: int, rounds: int) -> dict:
 
 
 def _overhead(frames: int, mesh_res: int, texture: int, weights: Path) -> dict:
-    from backend.models.lifter import load_lifter
+    from backend.models.weights import load_lifter
     from backend.pipeline import ReconstructConfig, reconstruct_clip
     from backend.synth import SAMPLE_CLIP_DIR
     from headfuse_wire.client import Client

@@ -15,9 +15,10 @@ import torch
 
 from backend.bench import timed
 from backend.config import RenderConfig
-from backend.models.lifter import default_lifter_path, load_lifter
+from backend.metrics import psnr
+from backend.models.weights import default_lifter_path, load_lifter
 from backend.render import TriplaneDecoder, TriplaneField, intrinsics_matrix, orbit_camera, render_image
-from backend.render.glsl import GLSLPreview, psnr
+from backend.render.glsl import GLSLPreview
 
 RESOLUTION = 256
 STEPS = 48
@@ -70,6 +71,7 @@ def run(args) -> dict:
         "torch_ms": round(torch_ms, 1),
         "torch_config": "RenderConfig() (48 stratified + 48 importance samples)",
         "speedup_vs_torch": round(torch_ms / glsl_ms, 2),
-        "psnr_vs_torch_default": round(psnr(img, ref), 2),
-        "psnr_vs_torch_same_samples": round(psnr(img, same), 2),
+        "psnr_vs_torch_default": round(psnr(torch.as_tensor(img)[None], torch.as_tensor(ref)[None]).item(), 2),
+        "psnr_vs_torch_same_samples": round(psnr(torch.as_tensor(img)[None], torch.as_tensor(same)[None]).item(), 2),
     }
+

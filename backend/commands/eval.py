@@ -45,8 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from backend.models.fusion import load_fusion
-    from backend.models.lifter import load_lifter
+    from backend.models.weights import load_fusion, load_lifter
 
     if args.protocol == "lifters":
         return _lifters(args)
@@ -78,7 +77,7 @@ def _nxn(args, lifter, fusion) -> int:
     baseline = mean_head = None
     if args.baseline is not None:
         from backend.eval.encoder_report import mean_triplane
-        from backend.models.lifter import load_lifter
+        from backend.models.weights import load_lifter
 
         try:
             baseline = load_lifter(args.baseline)
@@ -100,7 +99,7 @@ def _lifters(args) -> int:
         markdown_report,
         write_report,
     )
-    from backend.models.lifter import load_lifter
+    from backend.models.weights import load_lifter
 
     lifters = {}
     for item in args.lifter:

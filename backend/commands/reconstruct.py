@@ -26,7 +26,7 @@ def run(args) -> int:
 
     from backend.device import resolve_device
     from backend.mesh.writers import WRITERS
-    from backend.pipeline import load_networks
+    from backend.models.weights import load_networks
     from backend.run.sinks import FolderSink
     from backend.run.task import WorkError, WorkTask, run_task
 

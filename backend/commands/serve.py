@@ -52,7 +52,7 @@ def run(args) -> int:
         raise SystemExit("serve: --workers must be >= 0")
     defaults = job_options_from_args(args, "serve")
     if args.workers > 0:
-        from backend.models.lifter import default_lifter_path
+        from backend.models.weights import default_lifter_path
 
         weights = Path(defaults.weights) if defaults.weights else default_lifter_path()
         if not weights.is_file():

@@ -126,7 +126,7 @@ def _start_generator(out: Path, data: Path, cfg, make: dict, resume: bool):
 
 def _train_fusion(args, out: Path) -> Path:
     from backend.checkpoint import load_checkpoint
-    from backend.models.lifter import default_lifter_path
+    from backend.models.weights import default_lifter_path
     from backend.train.fusion_cache import build_clip_cache
     from backend.train.fusion_stage import FusionTrainConfig, train_fusion
 

@@ -19,8 +19,8 @@ import torch
 from tqdm import tqdm
 
 from backend.config import MeshConfig, RenderConfig
-from backend.eval.metrics import chamfer_distance, psnr, ssim
 from backend.mesh import EmptySurfaceError, mesh_from_field
+from backend.metrics import chamfer_distance, psnr, ssim
 from backend.models.lifter import Lifter
 from backend.render.cameras import intrinsics_matrix, orbit_camera
 from backend.render.field import TriplaneField

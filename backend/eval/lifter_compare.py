@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from backend.config import RenderConfig
 from backend.eval.encoder_report import HELDOUT_SEED, mean_triplane
-from backend.eval.metrics import psnr, ssim
+from backend.metrics import psnr, ssim
 from backend.models.lifter import Lifter
 from backend.render.renderer import render_image
 

@@ -36,8 +36,8 @@ import torch
 from tqdm import tqdm
 
 from backend.config import MeshConfig, RenderConfig
-from backend.eval.metrics import chamfer_distance, psnr, ssim
 from backend.mesh import EmptySurfaceError, mesh_from_field
+from backend.metrics import chamfer_distance, psnr, ssim
 from backend.models.fusion import METHODS, FusionNet
 from backend.models.lifter import Lifter
 from backend.render.cameras import DEFAULT_PIVOT, DEFAULT_RADIUS, orbit_camera

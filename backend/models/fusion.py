@@ -7,7 +7,6 @@ frame's worth, so a clip streams in constant memory.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -77,33 +76,3 @@ class FusionNet(nn.Module):
             raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
         out, state = self.step(raw, state, undistort=method == "fused")
         return out["fused"], state
-
-
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-
-
-def default_fusion_path(config: str = "tiny") -> Path:
-    """Where the shipped fusion weights of a config live."""
-    return WEIGHTS_DIR / config / "fusion.pt"
-
-
-def load_fusion(path: str | Path | None = None, device: str | torch.device = "cpu") -> FusionNet:
-    """A FusionNet in eval mode from a checkpoint written by `headfuse train --stage fusion`."""
-    from backend.checkpoint import load_checkpoint
-
-    path = Path(path) if path is not None else default_fusion_path()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no fusion weights at {path}; train them with `headfuse train --stage fusion --config tiny`, "
-            "or reconstruct with --mode per-frame"
-        )
-    return fusion_from_state(load_checkpoint(path, map_location=device), device)
-
-
-def fusion_from_state(state: dict, device: str | torch.device = "cpu") -> FusionNet:
-    """A FusionNet in eval mode from a fusion checkpoint already read (`load_checkpoint`)."""
-    from backend.config import config_from_dict
-
-    model = FusionNet(config_from_dict(FusionConfig, state["fusion_config"]))
-    model.load_state_dict(state["model"])
-    return model.to(device).eval()

@@ -1,6 +1,5 @@
 """The lifter: encoder E plus the decoder MLP that turns its planes into a field."""
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -101,27 +100,3 @@ def lift_face(lifter: Lifter, face: "FaceResult", template_points: np.ndarray) -
         for k, v in face_inputs(face, template_points, lifter.cfg.image_size).items()
     }
     return lifter(image, extra["geometry"], extra["cam2world"], extra["intrinsics"])
-
-
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-
-
-def default_lifter_path(config: str = "tiny") -> Path:
-    """Where the shipped lifter weights of a config live."""
-    return WEIGHTS_DIR / config / "lifter.pt"
-
-
-def load_lifter(path: str | Path | None = None, device: str | torch.device = "cpu") -> Lifter:
-    """A lifter in eval mode from a checkpoint written by training (default: the shipped tiny weights)."""
-    from backend.checkpoint import load_checkpoint
-    from backend.config import config_from_dict
-
-    path = Path(path) if path is not None else default_lifter_path()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no lifter weights at {path}; train them with `headfuse train --stage encoder --config tiny`"
-        )
-    state = load_checkpoint(path, map_location=device)
-    model = Lifter(config_from_dict(EncoderConfig, state["encoder_config"]))
-    model.load_state_dict(state["model"])
-    return model.to(device).eval()

@@ -1,4 +1,4 @@
-"""Analytic fields with known geometry, for tests, benchmarks and the network-free demo."""
+"""Analytic fields with known geometry, for tests and benchmarks that need a field without a network."""
 
 import torch
 

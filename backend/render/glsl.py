@@ -10,7 +10,6 @@ The decoder's wire form (what the server sends, what the Blender add-on packs th
 `decoder_arrays`: w1 `[hidden, C]`, b1 `[hidden]`, w2 `[1 + F, hidden]`, b2 `[1 + F]`.
 """
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -202,9 +201,3 @@ class GLSLPreview:
             self._field[1].release()
             self._field = None
         self.ctx.release()
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two images in [0, 1] of the same shape (inf when identical)."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)

@@ -90,7 +90,7 @@ def run_task(
     should_stop: Callable[[], bool],
     device: str = "cpu",
 ) -> dict:
-    """Run `task` with `networks` (a `pipeline.Networks`): every finished frame goes to `sink` (see
+    """Run `task` with `networks` (a `models.weights.Networks`): every finished frame goes to `sink` (see
     `backend.run.sinks`) before `report` hears of it.
 
     `report` receives plain dicts: `{"event": "started", "frames_total"}` then `{"event": "frame", "seq",

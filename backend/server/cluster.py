@@ -96,7 +96,7 @@ class ChunkWorker:
         import torch
 
         from backend.device import resolve_device
-        from backend.pipeline import load_networks
+        from backend.models.weights import load_networks
 
         torch.set_num_threads(max(1, threads))
         self.device = resolve_device(defaults.device)  # on a GPU actor Ray sets CUDA_VISIBLE_DEVICES to its one GPU
@@ -257,7 +257,7 @@ class LocalPool:
         import torch
 
         from backend.device import resolve_device
-        from backend.pipeline import load_networks
+        from backend.models.weights import load_networks
 
         if threads > 0:
             torch.set_num_threads(threads)

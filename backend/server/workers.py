@@ -41,7 +41,7 @@ def worker_main(conn, index: int, store_root: str, defaults: ReconstructConfig, 
         import torch
 
         from backend.device import resolve_device
-        from backend.pipeline import load_networks
+        from backend.models.weights import load_networks
 
         torch.set_num_threads(max(1, threads))
         dev = resolve_device(defaults.device)

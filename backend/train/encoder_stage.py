@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from backend.checkpoint import command_line, git_commit, load_checkpoint, save_checkpoint
 from backend.config import EncoderConfig, RenderConfig, config_from_dict, config_to_dict, encoder_preset
-from backend.models.lifter import Lifter, load_lifter
+from backend.models.lifter import Lifter
+from backend.models.weights import load_lifter
 from backend.train.losses import colour_loss, density_loss, render_losses
 from backend.train.sample_cache import SampleCache
 

@@ -205,7 +205,7 @@ def _build_shard(root, count, seed, lifter_path, frames, image_size, novel_views
                  shard) -> Path:
     from tqdm import tqdm
 
-    from backend.models.lifter import load_lifter
+    from backend.models.weights import load_lifter
 
     if shard[1] > 1:
         torch.set_num_threads(1)

@@ -28,9 +28,10 @@ from tqdm import tqdm
 
 from backend.checkpoint import command_line, file_sha256, git_commit, load_checkpoint, save_checkpoint
 from backend.config import FusionConfig, RenderConfig, config_from_dict, config_to_dict, fusion_preset
-from backend.eval.metrics import ssim
+from backend.metrics import ssim
 from backend.models.fusion import FusionNet
-from backend.models.lifter import Lifter, load_lifter
+from backend.models.lifter import Lifter
+from backend.models.weights import load_lifter
 from backend.render.rays import generate_rays
 from backend.render.renderer import render_rays
 from backend.train.fusion_cache import ClipCache

@@ -7,7 +7,7 @@ import torch
 
 from backend.eval.nxn import NxNConfig, evaluate_nxn, lift_views, make_clip, reconstruct_views, write_report
 from backend.models.fusion import METHODS
-from backend.pipeline import load_networks
+from backend.models.weights import load_networks
 
 SMALL = NxNConfig(clips=3, frames=3, views=2, input_size=128, eval_size=32, n_coarse=16, n_fine=16, detail_every=0,
                   strip_frames=3)

@@ -5,8 +5,9 @@ import torch
 
 from backend.config import encoder_preset
 from backend.face.geometry import GEOMETRY_CHANNELS
-from backend.models.lifter import Lifter, load_lifter
+from backend.models.lifter import Lifter
 from backend.models.pixel_lifting import gather_along_lines, line_points
+from backend.models.weights import load_lifter
 from backend.render.cameras import intrinsics_matrix, orbit_camera
 from backend.render.triplane import sample_triplane
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from backend.pipeline import load_networks
+from backend.models.weights import load_networks
 from backend.run.sinks import Both, ClipFiles, FolderSink, StoreSink
 from backend.run.task import WorkError, WorkTask, run_task
 from backend.server.store import JobStore

@@ -1,5 +1,4 @@
-"""Batch planning without Ray: clip discovery and sidecars, chunk plans, idempotent store writes, the seam
-measurement."""
+"""Batch planning without Ray: clip discovery and sidecars, chunk plans, idempotent store writes."""
 
 import json
 import zlib
@@ -7,7 +6,7 @@ import zlib
 import numpy as np
 import pytest
 
-from backend.server.batch import BatchError, find_clips, plan_chunks, seam_variation
+from backend.server.batch import BatchError, find_clips, plan_chunks
 from backend.server.store import JobStore
 from backend.synth import SAMPLE_CLIP_DIR
 from headfuse_wire.options import ReconstructConfig
@@ -50,16 +49,6 @@ def test_chunk_plan_covers_every_frame_once_with_warmup_after_the_first():
     assert all(t.options["stride"] == 3 and t.config().stride == 3 for t in tasks)
     with pytest.raises(BatchError):
         plan_chunks("job", "clip.mp4", 10, 0, 0)
-
-
-def test_seam_variation_finds_a_jump_at_a_chunk_start():
-    rng = np.random.default_rng(0)
-    walk = np.cumsum(rng.normal(0, 0.01, (12, 3, 2, 4, 4)), axis=0)
-    smooth = seam_variation(list(walk), [4, 8])
-    assert 0.5 < smooth["ratio"] < 1.5
-    walk[8:] += 0.05  # a visible jump where the third chunk starts
-    jumpy = seam_variation(list(walk), [4, 8])
-    assert jumpy["ratio"] > 2 * smooth["ratio"] and jumpy["within"] == pytest.approx(smooth["within"])
 
 
 def test_store_keeps_a_stored_frame_when_a_retry_writes_it_again(tmp_path):

@@ -11,10 +11,11 @@ import pytest
 
 from backend.bench.batch import cut_sample_clip as cut_clip
 from backend.cli import main
-from backend.pipeline import load_networks
+from backend.eval.seams import seam_variation, stored_planes
+from backend.models.weights import load_networks
 from backend.run.sinks import StoreSink
 from backend.run.task import WorkTask, run_task
-from backend.server.batch import STORE_DIR, Batch, BatchOptions, find_clips, plan_chunks, seam_variation, stored_planes
+from backend.server.batch import STORE_DIR, Batch, BatchOptions, find_clips, plan_chunks
 from backend.server.cluster import RayPool
 from backend.server.store import JobStore
 from headfuse_wire.options import ReconstructConfig

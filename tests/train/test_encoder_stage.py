@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from backend.checkpoint import load_checkpoint
-from backend.models.lifter import load_lifter
+from backend.models.weights import load_lifter
 from backend.train.encoder_stage import EncoderTrainConfig, train_encoder
 from backend.train.sample_cache import SampleCache, build_cache
 

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from backend.checkpoint import file_sha256, load_checkpoint
-from backend.models.fusion import load_fusion
-from backend.models.lifter import default_lifter_path
+from backend.models.weights import default_lifter_path, load_fusion
 from backend.train.fusion_cache import ClipCache, build_clip_cache
 from backend.train.fusion_stage import FusionTrainConfig, train_fusion
 from backend.train.losses import temporal_change_loss

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from backend.checkpoint import load_checkpoint
-from backend.models.lifter import default_lifter_path, load_lifter
+from backend.models.weights import default_lifter_path, load_lifter
 from backend.render.cameras import DEFAULT_PIVOT
 from backend.train.encoder_stage import EncoderTrainConfig, train_encoder
 from backend.train.sample_cache import SampleCache, build_cache, failure_path, read_failures, sample_path

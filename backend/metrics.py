@@ -1,4 +1,4 @@
-"""Image and geometry metrics."""
+"""Image and geometry metrics (PSNR, SSIM, Chamfer): below training and evaluation, which both use them."""
 
 import numpy as np
 import torch
@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """PSNR in dB of images in 0..1, `[B, C, H, W]` -> `[B]`."""
+    """PSNR in dB of images in 0..1, `[B, ...]` (any layout after the batch axis) -> `[B]`."""
     mse = ((pred - target) ** 2).flatten(1).mean(dim=1).clamp_min(1e-10)
     return -10.0 * torch.log10(mse)
 

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from backend.eval.metrics import chamfer_distance, psnr, ssim
+from backend.metrics import chamfer_distance, psnr, ssim
 
 
 def test_psnr_and_ssim_agree_with_scikit_image():
