@@ -43,7 +43,7 @@ class _Timed:
         events = self.pool.poll(timeout)
         for task, event in events:
             if event["event"] in ("finished", "failed"):
-                self.ends.append((task.job, task.start, time.perf_counter() - self.t0))
+                self.ends.append((task.job, task.options["start"], time.perf_counter() - self.t0))
         return events
 
 

@@ -12,7 +12,6 @@ a warm-up job first), wall time per frame from submit to last frame received. `o
 server ms per frame / in-process ms per frame (goal <= 1.10).
 """
 
-import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from backend.server.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,28 +50,9 @@ def weights_path() -> Path:
     return path
 
 
-def _start_server(store: Path, workers: int, weights: Path | None) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "backend", "serve", "--bind", "tcp://127.0.0.1:*", "--workers", str(workers)]
-    cmd += ["--store", str(store), "--device", "cpu"]
-    if weights is not None:
-        cmd += ["--weights", str(weights)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
-    line = proc.stdout.readline().decode()
-    match = re.search(r"listening on (tcp://\S+)", line)
-    if not match:
-        proc.kill()
-        raise RuntimeError(f"bench server: the server did not start ({line!r})")
-    return proc, match.group(1)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
+def _start_server(store: Path, workers: int, weights: Path | None) -> ServerProcess:
+    return ServerProcess(store, workers, ("--device", "cpu", *(("--weights", str(weights)) if weights else ())),
+                         stderr=subprocess.DEVNULL)  # fmt: skip
 
 
 def _fill_store(store_dir: Path, frames: int) -> tuple[str, int]:
@@ -138,7 +120,8 @@ def _throughput(frames: int, rounds: int) -> dict:
         pull.close(linger=0)
         raw_mbps = (count - 1) * frame_bytes / 1e6 / raw_s
         # through the server: FETCH with credits, every buffer decoded into arrays (CRC-32 checked or not)
-        proc, endpoint = _start_server(store, 0, None)
+        server = _start_server(store, 0, None)
+        endpoint = server.endpoint
         rates = {}
         try:
             for verify in (True, False):
@@ -151,7 +134,7 @@ def _throughput(frames: int, rounds: int) -> dict:
                         n += sum(1 for frame in client.frames(job, window=8) if frame.vertices is not None)
                     rates[verify] = (n * frame_bytes / 1e6 / (time.perf_counter() - t0), n)
         finally:
-            _stop(proc)
+            server.stop()
         server_mbps, n = rates[True]
     return {
         "frame_mb": round(frame_bytes / 1e6, 3),
@@ -188,7 +171,8 @@ def _overhead(frames: int, mesh_res: int, texture: int, weights: Path) -> dict:
     local_ms = (time.perf_counter() - t0) * 1000.0 / n_local
     del lifter
     with tempfile.TemporaryDirectory() as tmp:
-        proc, endpoint = _start_server(Path(tmp) / "jobs", 1, weights)
+        server = _start_server(Path(tmp) / "jobs", 1, weights)
+        endpoint = server.endpoint
         try:
             with Client(endpoint, timeout=60) as client:
                 warm = client.submit(video, reference, {**options, "stop": 1})
@@ -198,7 +182,7 @@ def _overhead(frames: int, mesh_res: int, texture: int, weights: Path) -> dict:
                 n_server = sum(1 for _ in client.frames(job, window=8))
                 server_ms = (time.perf_counter() - t0) * 1000.0 / n_server
         finally:
-            _stop(proc)
+            server.stop()
     return {
         "frames": n_local,
         "mesh_res": mesh_res,

@@ -8,12 +8,12 @@ demo_strip.png (Workbench renders of a few frames through the plate camera).
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from backend.server.process import ServerProcess
 
 NAME = "demo"
 HELP = "run the whole path headless (server + Blender add-on) on the sample clip; results in --out"
@@ -25,12 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mesh-res", type=int, default=96, help="marching cubes cells per side")
     parser.add_argument("--texture", type=int, default=256, help="texture size in pixels")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _render_strip(scene, out: Path, frames: list[int]) -> Path:
@@ -60,32 +54,9 @@ def _render_strip(scene, out: Path, frames: list[int]) -> Path:
 def run(args) -> int:
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    address = f"tcp://127.0.0.1:{_free_port()}"
     store = Path(tempfile.mkdtemp(prefix="headfuse-demo-store-"))
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "backend",
-            "serve",
-            "--bind",
-            address,
-            "--store",
-            str(store),
-            "--workers",
-            "1",
-            "--device",
-            "cpu",
-        ]
-    )
-    try:
-        return _run_blender(args, out, address)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with ServerProcess(store, 1, ("--device", "cpu")) as server:  # binds a free port itself: no race for it
+        return _run_blender(args, out, server.endpoint)
 
 
 def _run_blender(args, out: Path, address: str) -> int:

@@ -53,6 +53,11 @@ class WorkTask:
         except (TypeError, OptionError) as exc:
             raise WorkError("bad_options", str(exc)) from None
 
+    def where(self) -> str:
+        """The clip and frame range, for messages: `VIDEO frames A..B`."""
+        stop = self.options.get("stop")
+        return f"{self.video} frames {self.options.get('start', 0)}..{'end' if stop is None else stop}"
+
     def to_dict(self) -> dict:
         """Plain data (for a pipe, a queue or a cluster task)."""
         return asdict(self)

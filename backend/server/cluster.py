@@ -228,14 +228,13 @@ class RayPool:
                     self.actors.remove(actor)  # restarts used up: the actor is gone for good
                 else:
                     self.idle.append(actor)
-                where = f"{task.video} frames {task.start}..{task.stop}"
-                message = f"{where}: the Ray worker was lost ({type(exc).__name__}: {exc})"
+                message = f"{task.where()}: the Ray worker was lost ({type(exc).__name__}: {exc})"
                 event = {"event": "failed", "job": task.job, "code": "worker_lost", "message": message, "index": None}
             out.append((task, event))
         if not self.actors:
             while self.queue:
                 task, _ = self.queue.popleft()
-                message = f"{task.video} frames {task.start}..{task.stop}: no Ray worker left"
+                message = f"{task.where()}: no Ray worker left"
                 out.append((task, {"event": "failed", "job": task.job, "code": "worker_lost", "message": message}))
         self._dispatch()
         return out

@@ -1,15 +1,14 @@
 """Fixtures for the server tests: weights, a small synthetic clip, and real `headfuse serve` processes
 on 127.0.0.1 with ephemeral ports (each stopped by its test or fixture)."""
 
-import os
-import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from backend.server.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_WEIGHTS = ROOT / "backend" / "weights" / "tiny" / "lifter.pt"
@@ -34,46 +33,24 @@ def clip(tmp_path_factory) -> Path:
     return out
 
 
-class ServerProcess:
-    """`headfuse serve` in a child process; `endpoint` is where it listens."""
+class ServerProcess(ServerProcess):
+    """The server of a test: on CPU, its log beside the store (`STORE-server.log`)."""
 
     def __init__(
         self, store: Path, weights: Path | None, workers: int = 1, bind: str = "tcp://127.0.0.1:*", extra: tuple = ()
     ):
         self.store = store
-        cmd = [sys.executable, "-m", "backend", "serve", "--bind", bind, "--workers", str(workers)]
-        cmd += ["--store", str(store), "--device", "cpu", *extra]
-        if weights is not None:
-            cmd += ["--weights", str(weights)]
+        args = ["--device", "cpu", *extra] + (["--weights", str(weights)] if weights is not None else [])
         self.log = open(store.parent / f"{store.name}-server.log", "ab")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, cwd=ROOT, env=os.environ.copy())
-        line = self.proc.stdout.readline().decode()
-        match = re.search(r"listening on (tcp://\S+)", line)
-        if not match:
-            self.proc.kill()
-            raise RuntimeError(f"server did not start: {line!r}; see {self.log.name}")
-        self.endpoint = match.group(1)
-
-    def kill9(self) -> None:
-        """SIGKILL: no cleanup at all."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        try:
+            super().__init__(store, workers, tuple(args), bind, stderr=self.log)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; see {self.log.name}") from None
 
     def stop(self) -> None:
-        """SIGTERM and wait (SIGKILL after 15 s)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
+        """SIGTERM and wait (SIGKILL after 15 s); close the log."""
+        super().stop()
         self.log.close()
-
-    def alive(self) -> bool:
-        """The process is still running."""
-        return self.proc.poll() is None
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
