@@ -74,7 +74,7 @@ def simulate(costs: list[float], workers: int) -> float:
 
 def _run_batch(pool, clips: list[Path], out: Path, options) -> tuple[float, list[float]]:
     """Wall seconds of a batch and each chunk's cost in queue order (time since the previous chunk's end)."""
-    from backend.server.batch import Batch, find_clips
+    from backend.batch import Batch, find_clips
 
     timed = _Timed(pool)
     batch = Batch(find_clips([str(c) for c in clips]), out, timed, options)
@@ -96,8 +96,9 @@ def _run_batch(pool, clips: list[Path], out: Path, options) -> tuple[float, list
 
 def run(args) -> dict:
     """Local and Ray runs of the same batch; the overhead ratio and the projected 8-worker speedup."""
-    from backend.server.batch import BatchOptions
-    from backend.server.cluster import LocalPool, RayPool, connect
+    from backend.batch import BatchOptions
+    from backend.execution.inline import InlinePool
+    from backend.execution.ray_pool import RayPool, connect
     from headfuse_wire.options import ReconstructConfig
 
     quick = bool(getattr(args, "quick", False))
@@ -107,7 +108,7 @@ def run(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clips = [cut_sample_clip(tmp / f"clip{k}.mp4", 10 * k, frames) for k in range(CLIPS)]
-        local = LocalPool(tmp / "local" / ".store", defaults=job, threads=1)
+        local = InlinePool(tmp / "local" / ".store", defaults=job, threads=1)
         local_s, local_costs = _run_batch(local, clips, tmp / "local", options)
         local.close()
         del local

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 _RAW_SENDER = """
 import sys, zmq
-from backend.server.store import JobStore
+from backend.execution.store import JobStore
 store, job, n, rounds, endpoint = JobStore(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 from headfuse_wire import protocol as P
 messages = [P.encode("FRAME", *store.read_frame(job, k), validate=False) for k in range(n)]
@@ -57,8 +57,8 @@ def _start_server(store: Path, workers: int, weights: Path | None) -> ServerProc
 
 def _fill_store(store_dir: Path, frames: int) -> tuple[str, int]:
     """A finished job of `frames` production-size frames; returns its id and bytes per frame."""
+    from backend.execution.store import JobStore
     from backend.mesh.writers import png_bytes
-    from backend.server.store import JobStore
     from headfuse_wire import protocol as P
 
     rng = np.random.default_rng(0)

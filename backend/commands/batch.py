@@ -34,8 +34,8 @@ def run(args) -> int:
 
     from tqdm import tqdm
 
+    from backend.batch import Batch, BatchError, BatchOptions, find_clips, summary_table
     from backend.mesh.writers import WRITERS
-    from backend.server.batch import Batch, BatchError, BatchOptions, find_clips, summary_table
 
     formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in WRITERS]
@@ -105,14 +105,15 @@ def run(args) -> int:
 
 
 def make_pool(args, job):
-    """A `RayPool` (with `--ray`) or a `LocalPool` on the batch's store, running with `job`'s weights and
+    """A `RayPool` (with `--ray`) or an `InlinePool` on the batch's store, running with `job`'s weights and
     device; and whether Ray was started here."""
-    from backend.server.batch import STORE_DIR
-    from backend.server.cluster import LocalPool, RayPool, connect
+    from backend.batch import STORE_DIR
+    from backend.execution.inline import InlinePool
+    from backend.execution.ray_pool import RayPool, connect
 
     store = args.out / STORE_DIR
     if not args.ray:
-        return LocalPool(store, job), False
+        return InlinePool(store, job), False
     started = connect(args.ray)
     try:
         import ray

@@ -44,8 +44,8 @@ def run(args) -> int:
     import signal
     import sys
 
+    from backend.execution.store import StoreLockedError
     from backend.server import Server, ServerConfig
-    from backend.server.store import StoreLockedError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.workers < 0:

@@ -204,3 +204,10 @@ class Both:
         a = self.first.write(out, seq)
         b = self.second.write(out, seq)
         return b if b is not None else a
+
+
+def job_sink(store, job: str, triplanes: bool = False, outputs: dict | None = None):
+    """The sink of a pooled task: its job in the store and, with `outputs`, the per-frame files of its
+    clip folder (`ClipFiles(**outputs)`, a batch's chunks)."""
+    sink = StoreSink(store, job, triplanes)
+    return Both(sink, ClipFiles(**outputs)) if outputs else sink

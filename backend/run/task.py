@@ -6,6 +6,8 @@ actors into the job store (`sinks.StoreSink`), and a batch's chunks into the sto
 (`sinks.Both`). Input the job cannot use raises `WorkError` with a protocol error code and one line.
 """
 
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
@@ -153,3 +155,33 @@ def run_task(
     finally:
         frames.close()
     return {"state": "done", "frames": seq - task.first_seq, **counts}
+
+
+TERMINAL_EVENTS = ("finished", "failed")
+"""The last report of every task."""
+
+
+def task_events(task: WorkTask, sink, networks, device: str, should_stop):
+    """`run_task` in a thread, its reports as a generator of dicts (each with `job`) ending with
+    `{"event": "finished", "state", "frames", "ok", "held", "skipped"}` or `{"event": "failed", "code",
+    "message", "index"}` (a `WorkError`, or `internal` for anything else): what every pool reports."""
+    events: queue.SimpleQueue = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            result = run_task(task, sink, networks, events.put, should_stop, device=device)
+            events.put({"event": "finished", **result})
+        except WorkError as exc:
+            events.put({"event": "failed", "code": exc.code, "message": exc.message, "index": exc.index})
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            events.put({"event": "failed", "code": "internal", "message": message, "index": None})
+
+    thread = threading.Thread(target=work, name=f"headfuse-task-{task.job}", daemon=True)
+    thread.start()
+    while True:
+        event = events.get()
+        yield {**event, "job": task.job}
+        if event["event"] in TERMINAL_EVENTS:
+            thread.join()
+            return

@@ -1,8 +1,8 @@
-"""The ZeroMQ inference server: one ROUTER socket, a job queue, workers (local processes, or actors on a Ray
-cluster with `ServerConfig.ray`: `backend.server.cluster`), a job store.
+"""The ZeroMQ inference server: one ROUTER socket in front of a pool of workers (`backend.execution`: local
+processes, or actors on a Ray cluster with `ServerConfig.ray`) and the crash-safe job store.
 
-One thread runs everything (`Server.serve`): it polls the socket, the workers' pipes and their
-process sentinels. Guarantees:
+The server is the broker: one thread (`Server.serve`) polls the socket and the pool, keeps each job's
+state, and streams stored frames to the clients that fetch them. Guarantees:
 
 - A frame is announced only after its file is in the store (the worker writes it, then reports).
 - Credits: a client fetching a job is sent at most as many FRAMEs as it has granted (FETCH gives
@@ -15,7 +15,6 @@ process sentinels. Guarantees:
   is disconnected by ZeroMQ) and the server goes on.
 """
 
-import collections
 import errno
 import hashlib
 import logging
@@ -26,10 +25,9 @@ from pathlib import Path
 
 import zmq
 
+from backend.execution.store import JobStore
 from backend.run.task import WorkTask
 from backend.server.config import ServerConfig
-from backend.server.store import JobStore
-from backend.server.workers import Worker, spawn_worker
 from headfuse_wire import protocol as P
 from headfuse_wire.options import OptionError
 
@@ -50,8 +48,8 @@ class Job:
     """Source index of the last stored frame."""
     first_reason: str | None = None
     """The first reason a frame was held or skipped (for the no-face error)."""
-    worker: Worker | None = None
-    """The worker running it."""
+    task: WorkTask | None = None
+    """Its task in the pool (None: none queued or running)."""
     last_progress: float = 0.0
     """When subscribers last got a PROGRESS (monotonic seconds)."""
 
@@ -94,15 +92,13 @@ class Server:
         self.cfg = cfg
         self.store = JobStore(cfg.store)
         self.jobs: dict[str, Job] = {}
-        self.queue: collections.deque[str] = collections.deque()
         self.subs: dict[tuple[bytes, str], Subscription] = {}
-        self.workers: list[Worker] = []
+        self.pool = None
         self.endpoint: str | None = None
         self._running = False
         self._ctx: zmq.Context | None = None
         self._sock: zmq.Socket | None = None
         self._auth = None
-        self._poller = zmq.Poller()
         self._last_heartbeat = 0.0
         self._allowed = [Path(os.path.realpath(p)) for p in cfg.allow_local_paths]
         self._ray_started = False
@@ -110,9 +106,10 @@ class Server:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> str:
-        """Take the store, load its jobs, bind the socket and spawn the workers; returns the bound endpoint."""
+        """Take the store, load its jobs, bind the socket, start the pool and queue the unfinished jobs;
+        returns the bound endpoint."""
         self.store.lock()
-        self._load_jobs()
+        resume = self._load_jobs()
         self._ctx = zmq.Context()
         sock = self._ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
@@ -127,25 +124,27 @@ class Server:
         sock.bind(self.cfg.bind)
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self._sock = sock
-        self._poller.register(sock, zmq.POLLIN)
-        if self.cfg.ray:
-            from backend.server.cluster import connect
-
-            self._ray_started = connect(self.cfg.ray)
-        for i in range(self.cfg.workers):
-            self._add_worker(self._spawn(i))
+        self.pool = self._make_pool()
+        for job in resume:
+            self._enqueue(job)
         where = f"Ray cluster {self.cfg.ray}" if self.cfg.ray else "local"
         log.info("listening on %s (%d %s workers, store %s)", self.endpoint, self.cfg.workers, where, self.cfg.store)
         return self.endpoint
 
-    def _spawn(self, index: int) -> Worker:
-        """Start worker `index`: a local process, or with `cfg.ray` a handle on a Ray actor."""
-        threads = max(1, (os.cpu_count() or 1) // max(1, self.cfg.workers))
-        if self.cfg.ray:
-            from backend.server.cluster import spawn_ray_worker
+    def _make_pool(self):
+        """The workers: local processes, or with `cfg.ray` actors on that Ray cluster (none with 0 workers)."""
+        from backend.execution.processes import ProcessPool
 
-            return spawn_ray_worker(index, str(self.cfg.store), self.cfg.defaults, 1)
-        return spawn_worker(index, str(self.cfg.store), self.cfg.defaults, threads)
+        if self.cfg.ray and self.cfg.workers > 0:
+            from backend.execution.ray_pool import RayPool, connect
+
+            self._ray_started = connect(self.cfg.ray)
+            pool = RayPool(self.cfg.workers, self.cfg.store, self.cfg.defaults, threads=1)
+            for i, info in enumerate(pool.info):
+                log.info("Ray worker %d ready (pid %s, %s)", i, info["pid"], info["device"])
+            return pool
+        threads = max(1, (os.cpu_count() or 1) // max(1, self.cfg.workers))
+        return ProcessPool(self.cfg.workers, self.cfg.store, self.cfg.defaults, threads, self.cfg.cancel_grace_s)
 
     def _setup_curve(self, sock: zmq.Socket, keys: Path) -> None:
         from zmq.auth import load_certificate
@@ -172,13 +171,9 @@ class Server:
 
     def close(self) -> None:
         """Stop the workers, close the socket, release the store."""
-        for w in self.workers:
-            w.send({"op": "exit"})
-        deadline = time.monotonic() + 3.0
-        for w in self.workers:
-            w.process.join(timeout=max(0.0, deadline - time.monotonic()))
-            w.kill()
-        self.workers.clear()
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
         if self._sock is not None:
             self._sock.close(linger=0)
             self._sock = None
@@ -199,15 +194,19 @@ class Server:
         """Run the event loop until `stop()`."""
         self._running = True
         while self._running:
+            poller = zmq.Poller()  # the socket and whatever the pool's workers can wake us with
+            poller.register(self._sock, zmq.POLLIN)
+            waitable = getattr(self.pool, "fds", None)  # Ray's pool has nothing to wait on: poll it often
+            for fd in waitable() if waitable else []:
+                poller.register(fd, zmq.POLLIN)
             try:
-                events = dict(self._poller.poll(timeout=100))
+                events = dict(poller.poll(timeout=20 if waitable is None and self.pool.pending() else 100))
             except zmq.ZMQError as exc:
                 if exc.errno == errno.EINTR:
                     continue
                 raise
-            for w in list(self.workers):
-                if w.conn.fileno() in events or w.process.sentinel in events:
-                    self._drain_worker(w)
+            for task, event in self.pool.poll(0):
+                self._on_task_event(task, event)
             if self._sock in events:
                 for _ in range(200):
                     try:
@@ -219,7 +218,9 @@ class Server:
 
     # ------------------------------------------------------------------ jobs on disk
 
-    def _load_jobs(self) -> None:
+    def _load_jobs(self) -> list[Job]:
+        """Every job in the store; returns the unfinished ones, to queue again."""
+        resume = []
         for record in self.store.load_records():
             if not isinstance(record.get("job"), str) or not self.store.job_dir(record["job"]).is_dir():
                 continue
@@ -235,10 +236,10 @@ class Server:
                     job.last_index = headers[-1]["index"]
                     job.first_reason = next((h["reason"] for h in headers if h["reason"]), None)
                 if record["state"] in ("queued", "running"):
-                    record["state"] = "queued"
-                    self.queue.append(job.id)
+                    resume.append(job)
                     log.info("job %s resumes at frame %d", job.id, job.frames_done)
             self.jobs[job.id] = job
+        return resume
 
     def _save(self, job: Job) -> None:
         job.record["frames_done"] = job.frames_done
@@ -453,9 +454,7 @@ class Server:
     def _on_cancel(self, peer: bytes, h: dict, msg) -> None:
         job = self._job(h)
         if job.state not in P.FINAL_STATES:
-            if job.worker is not None:
-                job.worker.send({"op": "cancel", "job": job.id})
-                job.worker.cancel_at = time.monotonic()
+            self.pool.cancel(job.id)
             self._finish(job, "cancelled")
             log.info("job %s cancelled", job.id)
         self._reply(peer, "JOB", {"record": job.public()}, h.get("req"))
@@ -506,45 +505,13 @@ class Server:
         for peer in targets:
             self._send(peer, frames)
 
-    # ------------------------------------------------------------------ workers
-
-    def _add_worker(self, w: Worker) -> None:
-        self.workers.append(w)
-        self._poller.register(w.conn.fileno(), zmq.POLLIN)
-        self._poller.register(w.process.sentinel, zmq.POLLIN)
-
-    def _remove_worker(self, w: Worker) -> None:
-        for fd in (w.conn.fileno(), w.process.sentinel):
-            try:
-                self._poller.unregister(fd)
-            except KeyError:
-                pass
-        self.workers.remove(w)
-        w.kill()
+    # ------------------------------------------------------------------ the pool
 
     def _enqueue(self, job: Job, front: bool = False) -> None:
-        job.record["state"] = "queued"
-        self._save(job)
-        (self.queue.appendleft if front else self.queue.append)(job.id)
-        self._send_progress(job)
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        for w in self.workers:
-            if not self.queue:
-                return
-            if not w.ready or w.job is not None:
-                continue
-            while self.queue:
-                job = self.jobs[self.queue.popleft()]
-                if job.state == "queued":
-                    self._run_on(w, job)
-                    break
-
-    def _run_on(self, w: Worker, job: Job) -> None:
+        """Queue the job's remaining frames in the pool (from its first frame not yet stored)."""
         o = job.record["options"]
         start = o["start"] if job.last_index is None else job.last_index + o["stride"]
-        task = WorkTask(
+        job.task = WorkTask(
             job=job.id,
             video=job.record["inputs"]["video"]["path"],
             reference=job.record["inputs"]["reference"]["path"],
@@ -553,50 +520,28 @@ class Server:
             max_frames=self.cfg.max_frames,
             max_video_pixels=self.cfg.max_video_pixels,
         )
-        job.record["state"] = "running"
+        job.record["state"] = "queued"
         job.record["attempts"] = job.record.get("attempts", 0) + 1
-        job.worker, w.job, w.cancel_at = w, job.id, None
         self._save(job)
-        if not w.send({"op": "run", "task": task.to_dict()}):
-            self._worker_died(w)
-            return
+        self.pool.submit(job.task, front=front)
         self._send_progress(job)
-        log.info("job %s runs on worker %d from frame %d (source %d)", job.id, w.index, job.frames_done, start)
+        log.info("job %s queued from frame %d (source %d)", job.id, job.frames_done, start)
 
-    def _drain_worker(self, w: Worker) -> None:
-        while True:
-            try:
-                if not w.conn.poll():
-                    break
-                event = w.conn.recv()
-            except (EOFError, OSError):
-                self._worker_died(w)
-                return
-            self._on_worker_event(w, event)
-        if not w.process.is_alive():
-            self._worker_died(w)
-
-    def _on_worker_event(self, w: Worker, ev: dict) -> None:
+    def _on_task_event(self, task: WorkTask, ev: dict) -> None:
+        job = self.jobs.get(task.job)
+        if job is None or job.task is not task:
+            return  # a task of a job that was cancelled or has been queued again since
         kind = ev["event"]
-        if kind == "ready":
-            w.ready = True
-            log.info("worker %d ready", w.index)
-            self._dispatch()
-            return
-        if kind == "fatal":
-            log.error("%s", ev["message"])
-            return
-        job = self.jobs.get(ev["job"])
-        if job is None:
-            return
-        active = job.worker is w and job.state == "running"
-        if kind == "started" and active:
+        if job.state in P.FINAL_STATES and kind not in ("finished", "failed"):
+            return  # a cancelled job's task winding down: what it still stores is not counted
+        if kind == "started":
+            job.record["state"] = "running"
             if ev["frames_total"] is not None:
                 job.record["frames_total"] = ev["frames_total"]
-                self._save(job)
+            self._save(job)
             self._send_progress(job)
         elif kind == "frame":
-            if active and ev["seq"] == job.frames_done:
+            if ev["seq"] == job.frames_done:
                 job.frames_done += 1
                 job.last_index = ev["index"]
                 job.record[ev["status"]] += 1
@@ -605,20 +550,24 @@ class Server:
                 if time.monotonic() - job.last_progress > 0.5:
                     self._send_progress(job)
         elif kind in ("finished", "failed"):
-            w.job, w.cancel_at = None, None
-            if job.worker is w:
-                job.worker = None
-            if active:
-                if kind == "failed":
-                    self._finish(job, "failed", (ev["code"], ev["message"], ev.get("index")))
-                elif job.frames_done == 0:
-                    self._finish(job, "failed", ("bad_video", "video: no frames in the range asked for", None))
-                elif job.record["ok"] + job.record["held"] == 0:
-                    reason = f"no usable face in any of the {job.frames_done} frames (first reason: {job.first_reason})"
-                    self._finish(job, "failed", ("no_face", reason, None))
+            job.task = None
+            if job.state in P.FINAL_STATES:
+                return
+            if kind == "failed" and ev["code"] == "worker_lost":
+                if job.record.get("attempts", 0) >= self.cfg.max_attempts:
+                    msg = f"the worker died {job.record['attempts']} times on this job ({ev['message']})"
+                    self._finish(job, "failed", ("worker_lost", msg, None))
                 else:
-                    self._finish(job, "done")
-            self._dispatch()
+                    self._enqueue(job, front=True)
+            elif kind == "failed":
+                self._finish(job, "failed", (ev["code"], ev["message"], ev.get("index")))
+            elif job.frames_done == 0:
+                self._finish(job, "failed", ("bad_video", "video: no frames in the range asked for", None))
+            elif job.record["ok"] + job.record["held"] == 0:
+                reason = f"no usable face in any of the {job.frames_done} frames (first reason: {job.first_reason})"
+                self._finish(job, "failed", ("no_face", reason, None))
+            else:
+                self._finish(job, "done")
 
     def _finish(self, job: Job, state: str, error: tuple | None = None) -> None:
         job.record["state"] = state
@@ -627,40 +576,13 @@ class Server:
             job.record["error"] = {"code": code, "message": message, "index": index}
             log.info("job %s failed: %s: %s", job.id, code, message)
         self._save(job)
-        if job.id in self.queue:
-            self.queue.remove(job.id)
         self._send_progress(job)
         self._pump(job)
-
-    def _worker_died(self, w: Worker) -> None:
-        if w not in self.workers:
-            return
-        code = w.process.exitcode
-        job = self.jobs.get(w.job) if w.job else None
-        was_ready = w.ready
-        self._remove_worker(w)
-        log.warning("worker %d ended (exit code %s)", w.index, code)
-        if job is not None and job.worker is w:
-            job.worker = None
-            if job.state == "running":
-                if job.record.get("attempts", 0) >= self.cfg.max_attempts:
-                    msg = f"the worker died {job.record['attempts']} times on this job (last exit code {code})"
-                    self._finish(job, "failed", ("worker_lost", msg, None))
-                else:
-                    self._enqueue(job, front=True)
-        if was_ready and self._running:
-            self._add_worker(self._spawn(w.index))
 
     # ------------------------------------------------------------------ timers
 
     def _tick(self) -> None:
         now = time.monotonic()
-        for w in list(self.workers):
-            if w.cancel_at is not None and now - w.cancel_at > self.cfg.cancel_grace_s:
-                log.warning("worker %d ignored a cancel for %.0f s: replacing it", w.index, now - w.cancel_at)
-                w.job = None
-                w.ready = True
-                self._worker_died(w)
         if now - self._last_heartbeat < self.cfg.heartbeat_s:
             return
         self._last_heartbeat = now

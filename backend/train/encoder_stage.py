@@ -5,19 +5,16 @@ holds model, optimizer and RNG state. Progress shows loss and ETA; every logged 
 line in `train.log`.
 """
 
-import json
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from backend.checkpoint import command_line, git_commit, load_checkpoint, save_checkpoint
+from backend.checkpoint import load_checkpoint
 from backend.config import EncoderConfig, RenderConfig, config_from_dict, config_to_dict, encoder_preset
 from backend.models.lifter import Lifter
 from backend.models.weights import load_lifter
+from backend.train.loop import run_history, train_loop
 from backend.train.losses import colour_loss, density_loss, render_losses
 from backend.train.sample_cache import SampleCache
 
@@ -85,13 +82,6 @@ def stream_window(cfg: EncoderTrainConfig) -> tuple[int, float, int] | None:
     return (cfg.stream_start, cfg.stream_rate, cfg.stream_window) if cfg.stream_rate > 0 else None
 
 
-def _lr(step: int, cfg: EncoderTrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
-
-
 def lifter_step(model: Lifter, batch: dict, cfg: EncoderTrainConfig, generator: torch.Generator) -> dict:
     """Losses of one batch (see `SampleCache.batch` for its keys); `total` is what to minimise."""
     planes = model(batch["image"], batch.get("geometry"), batch.get("cam2world"), batch.get("intrinsics"))
@@ -156,95 +146,22 @@ def train_encoder(
             model.init_from_global(start_from)
         else:
             model.load_state_dict(start_from.state_dict())
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, wall = 0, 0.0
-    # Every invocation that trained this run: command, commit and the step it started from.
-    history = []
-    if state is not None:
-        history = list(state.get("history", [{"command": state["command"], "commit": state["commit"], "from_step": 0}]))
-    history.append(
-        {"command": command_line(), "commit": git_commit(), "from_step": 0 if state is None else int(state["step"])}
-    )
-    if state is None and init is not None:
-        history[-1]["init"] = str(init)
-    provenance = {"commit": history[0]["commit"], "command": history[0]["command"], "history": history}
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        start, wall = int(state["step"]), float(state["wall_s"])
-    log = (out_dir / "train.log").open("a")
-    timing = {"data_s": 0.0, "step_s": 0.0}
+    init_entry = {"init": str(init)} if state is None and init is not None else {}
+    history = run_history(state, **init_entry)
+    record = {
+        "encoder_config": config_to_dict(enc_cfg),
+        "train_config": config_to_dict(cfg),
+        "stage": "encoder",
+        "data_dir": str(data_dir),
+        "commit": history[0]["commit"],
+        "command": history[0]["command"],
+        "history": history,
+    }
 
-    def checkpoint(step: int) -> None:
-        save_checkpoint(
-            ckpt_path,
-            {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "rng": torch.get_rng_state(),
-                "step": step,
-                "wall_s": wall,
-                "encoder_config": config_to_dict(enc_cfg),
-                "train_config": config_to_dict(cfg),
-                "stage": "encoder",
-                "data_dir": str(data_dir),
-                "data_to_step_time": timing["data_s"] / max(timing["step_s"], 1e-9),
-                **provenance,
-            },
-        )
+    def make_batch(step: int) -> dict:
+        return data.batch(step, cfg.batch, cfg.points, cfg.render_views, cfg.render_res, cfg.seed, enc_cfg.image_size)
 
-    bar = tqdm(
-        range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress, desc="encoder", unit="step"
-    )
-    model.train()
-    began = time.perf_counter()
-    stopped_at = None
-    for step in bar:
-        if cfg.max_minutes and time.perf_counter() - began > 60 * cfg.max_minutes:
-            stopped_at = step
-            break
-        t0 = time.perf_counter()
-        batch = data.batch(step, cfg.batch, cfg.points, cfg.render_views, cfg.render_res, cfg.seed, enc_cfg.image_size)
-        t1 = time.perf_counter()
-        for group in opt.param_groups:
-            group["lr"] = _lr(step, cfg)
-        generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # sampling depends on (seed, step) only
-        losses = lifter_step(model, batch, cfg, generator)
-        opt.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        t2 = time.perf_counter()
-        timing["data_s"] += t1 - t0
-        timing["step_s"] += t2 - t1
-        wall += t2 - t0
-        if step % cfg.log_every == 0 or step == cfg.steps - 1:
-            row = {k: round(v.item(), 5) for k, v in losses.items()}
-            row.update(step=step, lr=_lr(step, cfg), wall_s=round(wall, 1))
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            bar.set_postfix(loss=f"{row['total']:.4f}", rgb=f"{row['render_rgb']:.3f}")
-        if (step + 1) % cfg.checkpoint_every == 0 or step == cfg.steps - 1:
-            checkpoint(step + 1)
-    log.close()
-    if stopped_at is not None:
-        checkpoint(stopped_at)
-    elif start >= cfg.steps and not ckpt_path.exists():
-        checkpoint(cfg.steps)
-    done = stopped_at if stopped_at is not None else max(start, cfg.steps)
-    final = out_dir / "lifter.pt"
-    save_checkpoint(
-        final,
-        {
-            "model": model.state_dict(),
-            "encoder_config": config_to_dict(enc_cfg),
-            "train_config": config_to_dict(cfg),
-            "step": done,
-            "wall_s": wall,
-            "stage": "encoder",
-            "data_to_step_time": load_checkpoint(ckpt_path).get("data_to_step_time", 0.0),
-            **provenance,
-        },
-    )
-    return final
+    return train_loop(
+        out_dir, model, cfg, make_batch, lambda batch, gen: lifter_step(model, batch, cfg, gen), record, state,
+        "lifter.pt", "encoder", "render_rgb", cfg.max_minutes, progress,
+    )  # fmt: skip

@@ -16,17 +16,13 @@ Seeded and exactly resumable like stage 1: the batch of step i depends only on (
 can start from earlier fusion weights (`init`, fine-tuning) instead of from scratch.
 """
 
-import json
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from backend.checkpoint import command_line, file_sha256, git_commit, load_checkpoint, save_checkpoint
+from backend.checkpoint import file_sha256, load_checkpoint
 from backend.config import FusionConfig, RenderConfig, config_from_dict, config_to_dict, fusion_preset
 from backend.metrics import ssim
 from backend.models.fusion import FusionNet
@@ -35,6 +31,7 @@ from backend.models.weights import load_lifter
 from backend.render.rays import generate_rays
 from backend.render.renderer import render_rays
 from backend.train.fusion_cache import ClipCache
+from backend.train.loop import run_history, train_loop
 from backend.train.losses import colour_loss, density_loss, render_losses, temporal_change_loss
 
 
@@ -86,13 +83,6 @@ class FusionTrainConfig:
     """Steps between log lines."""
     seed: int = 0
     """Seeds initialisation, batch order and sampling."""
-
-
-def _lr(step: int, cfg: FusionTrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
 
 def _pool_to(planes: torch.Tensor, size: int) -> torch.Tensor:
@@ -211,71 +201,25 @@ def train_fusion(
     net = FusionNet(fcfg)
     if start_from is not None:
         net.load_state_dict(start_from["model"])
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, wall = 0, 0.0
-    history = list(state["history"]) if state is not None else []
+    earlier = [{**h, "run": "init"} for h in start_from.get("history", [])] if start_from is not None else None
+    init_entry = {}
     if start_from is not None:
-        history = [{**h, "run": "init"} for h in start_from.get("history", [])]
-    entry = {"command": command_line(), "commit": git_commit(), "from_step": 0 if state is None else int(state["step"])}
-    if start_from is not None:
-        entry.update(init=str(init), init_sha256=file_sha256(init), init_steps=int(start_from["step"]))
-    history.append(entry)
+        init_entry = {"init": str(init), "init_sha256": file_sha256(init), "init_steps": int(start_from["step"])}
+    history = run_history(state, earlier, **init_entry)
     first = next(h for h in history if h.get("run") != "init")  # this run's first command
-    provenance = {"commit": first["commit"], "command": first["command"], "history": history,
-                  "lifter_sha256": lifter_sha, "lifter": str(lifter_path)}
-    if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        start, wall = int(state["step"]), float(state["wall_s"])
-    log = (out_dir / "train.log").open("a")
-    timing = {"data_s": 0.0, "step_s": 0.0}
-
-    def payload(step: int) -> dict:
-        return {
-            "model": net.state_dict(),
-            "step": step,
-            "wall_s": wall,
-            "fusion_config": config_to_dict(fcfg),
-            "train_config": config_to_dict(cfg),
-            "stage": "fusion",
-            "data_dir": str(data_dir),
-            "data_to_step_time": timing["data_s"] / max(timing["step_s"], 1e-9),
-            **provenance,
-        }
-
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress, desc="fusion",
-               unit="step")
-    net.train()
-    for step in bar:
-        t0 = time.perf_counter()
-        batch = data.batch(step, cfg.batch, cfg.frames, cfg.points, cfg.seed)
-        t1 = time.perf_counter()
-        for group in opt.param_groups:
-            group["lr"] = _lr(step, cfg)
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # sampling depends on (seed, step) only
-        losses = fusion_step(net, lifter, batch, cfg, gen)
-        opt.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        t2 = time.perf_counter()
-        timing["data_s"] += t1 - t0
-        timing["step_s"] += t2 - t1
-        wall += t2 - t0
-        if step % cfg.log_every == 0 or step == cfg.steps - 1:
-            row = {k: round(v.item(), 5) for k, v in losses.items()}
-            row.update(step=step, lr=_lr(step, cfg), wall_s=round(wall, 1))
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            bar.set_postfix(loss=f"{row['total']:.4f}", fusion=f"{row['fusion']:.3f}")
-        if (step + 1) % cfg.checkpoint_every == 0 or step == cfg.steps - 1:
-            save_checkpoint(ckpt_path, {**payload(step + 1), "optimizer": opt.state_dict(),
-                                        "rng": torch.get_rng_state()})
-    log.close()
-    if start >= cfg.steps and not ckpt_path.exists():
-        save_checkpoint(ckpt_path, {**payload(cfg.steps), "optimizer": opt.state_dict(), "rng": torch.get_rng_state()})
-    final = out_dir / "fusion.pt"
-    saved = load_checkpoint(ckpt_path)
-    save_checkpoint(final, {k: v for k, v in saved.items() if k not in ("optimizer", "rng", "saved_at")})
-    return final
+    record = {
+        "fusion_config": config_to_dict(fcfg),
+        "train_config": config_to_dict(cfg),
+        "stage": "fusion",
+        "data_dir": str(data_dir),
+        "commit": first["commit"],
+        "command": first["command"],
+        "history": history,
+        "lifter_sha256": lifter_sha,
+        "lifter": str(lifter_path),
+    }
+    return train_loop(
+        out_dir, net, cfg, lambda step: data.batch(step, cfg.batch, cfg.frames, cfg.points, cfg.seed),
+        lambda batch, gen: fusion_step(net, lifter, batch, cfg, gen), record, state, "fusion.pt", "fusion", "fusion",
+        0.0, progress,
+    )  # fmt: skip

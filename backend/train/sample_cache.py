@@ -43,6 +43,14 @@ def sample_input_camera(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tenso
     return c2w, K, (yaw, pitch, roll)
 
 
+def _other_views(yaw: float, n: int, gen: torch.Generator) -> torch.Tensor:
+    """`n` supervision cameras `[n, 4, 4]` around the head: yaw spread over +-100 deg of the input's
+    (jittered), pitch within +-25 deg."""
+    others_yaw = yaw + torch.linspace(-1.0, 1.0, n) * math.radians(100) + (torch.rand(n, generator=gen) - 0.5) * 0.4
+    others_pitch = (torch.rand(n, generator=gen) - 0.5) * math.radians(50)
+    return orbit_camera(others_yaw, others_pitch)
+
+
 def make_sample(
     index: int, seed: int, image_size: int, view_res: int, views: int, points: int
 ) -> dict[str, np.ndarray]:
@@ -53,13 +61,7 @@ def make_sample(
     background = torch.rand(3, generator=gen) * 0.8 + 0.1
     shoulders = (torch.rand(3, generator=gen) - 0.5) * torch.tensor([0.6, 0.2, 0.2])
     image = render_gt(head, c2w, K, image_size, shoulders=shoulders, background=background)["rgb"]
-    others_yaw = (
-        yaw
-        + torch.linspace(-1.0, 1.0, views - 1) * math.radians(100)
-        + (torch.rand(views - 1, generator=gen) - 0.5) * 0.4
-    )
-    others_pitch = (torch.rand(views - 1, generator=gen) - 0.5) * math.radians(50)
-    view_c2w = torch.cat([c2w, orbit_camera(others_yaw, others_pitch)])
+    view_c2w = torch.cat([c2w, _other_views(yaw, views - 1, gen)])
     view_K = torch.cat([K, intrinsics_matrix(batch=views - 1)])
     return {
         "image": _u8(image[0].permute(1, 2, 0)),
@@ -135,13 +137,7 @@ class TrackedSampler:
         K_px = K[0].double().numpy() * np.array([[PLATE_SIZE], [PLATE_SIZE], [1.0]])
         K_crop = face.crop_matrix @ K_px / np.array([[self.crop_size], [self.crop_size], [1.0]])
         views = self.views
-        others_yaw = (
-            yaw
-            + torch.linspace(-1.0, 1.0, views - 1) * math.radians(100)
-            + (torch.rand(views - 1, generator=gen) - 0.5) * 0.4
-        )
-        others_pitch = (torch.rand(views - 1, generator=gen) - 0.5) * math.radians(50)
-        view_c2w = torch.cat([c2w, orbit_camera(others_yaw, others_pitch)])
+        view_c2w = torch.cat([c2w, _other_views(yaw, views - 1, gen)])
         view_K = torch.cat([torch.from_numpy(K_crop).float()[None], intrinsics_matrix(batch=views - 1)])
         arrays = _supervision(head, view_c2w, view_K, self.view_res, background, self.points, gen)
         from backend.face.geometry import crop_landmarks

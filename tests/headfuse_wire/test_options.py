@@ -131,3 +131,31 @@ def test_package_boundaries():
         assert "backend" not in _imports(path), f"{path} imports the backend"
     for path in (ROOT / "headfuse_wire").rglob("*.py"):
         assert not _imports(path) & {"backend", "blender_addon", "bpy", "torch"}, path
+
+
+def _backend_imports(path: Path) -> set[str]:
+    """`backend.X` modules and packages a file imports (anywhere in it), as `X`."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        mods = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            mods = [node.module]
+        names |= {m.split(".")[1] for m in mods if m.startswith("backend.") and m.count(".") >= 1}
+    return names
+
+
+HIGHER = {
+    "pipeline": {"run", "execution", "server", "batch", "commands"},
+    "run": {"execution", "server", "batch", "commands"},
+    "execution": {"server", "batch", "commands"},
+    "server": {"batch", "commands"},
+    "batch": {"server", "commands"},
+}
+"""For each layer of the run path, what it must never import (data flows one way)."""
+
+
+def test_the_run_path_layers_import_only_downwards():
+    for layer, higher in HIGHER.items():
+        base = ROOT / "backend" / layer
+        for path in [*base.rglob("*.py")] if base.is_dir() else [base.with_suffix(".py")]:
+            assert not _backend_imports(path) & higher, f"{path} imports {_backend_imports(path) & higher}"

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from backend.execution.store import JobStore
 from backend.models.weights import load_networks
 from backend.run.sinks import Both, ClipFiles, FolderSink, StoreSink
 from backend.run.task import WorkError, WorkTask, run_task
-from backend.server.store import JobStore
 from backend.synth import SAMPLE_CLIP_DIR
 from headfuse_wire.options import ReconstructConfig
 

@@ -6,8 +6,8 @@ import zlib
 import numpy as np
 import pytest
 
-from backend.server.batch import BatchError, find_clips, plan_chunks
-from backend.server.store import JobStore
+from backend.batch import BatchError, find_clips, plan_chunks
+from backend.execution.store import JobStore
 from backend.synth import SAMPLE_CLIP_DIR
 from headfuse_wire.options import ReconstructConfig
 

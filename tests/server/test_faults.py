@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
-from backend.server.store import JobStore, parse_frame
+from backend.execution.store import JobStore, parse_frame
 from headfuse_wire.client import Client
 from tests.server.conftest import FAST, ServerProcess, wait_for
 

@@ -9,15 +9,15 @@ import time
 import numpy as np
 import pytest
 
+from backend.batch import STORE_DIR, Batch, BatchOptions, find_clips, plan_chunks
 from backend.bench.batch import cut_sample_clip as cut_clip
 from backend.cli import main
 from backend.eval.seams import seam_variation, stored_planes
+from backend.execution.ray_pool import RayPool
+from backend.execution.store import JobStore
 from backend.models.weights import load_networks
 from backend.run.sinks import StoreSink
 from backend.run.task import WorkTask, run_task
-from backend.server.batch import STORE_DIR, Batch, BatchOptions, find_clips, plan_chunks
-from backend.server.cluster import RayPool
-from backend.server.store import JobStore
 from headfuse_wire.options import ReconstructConfig
 
 SMALL = ["--mode", "per-frame", "--mesh-res", "32", "--texture", "0", "--device", "cpu"]

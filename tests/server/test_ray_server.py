@@ -3,7 +3,7 @@ exercised with the add-on's real client over ZeroMQ on 127.0.0.1."""
 
 import hashlib
 
-from backend.server.store import JobStore
+from backend.execution.store import JobStore
 from headfuse_wire.client import Client
 from tests.server.conftest import FAST, ServerProcess
 

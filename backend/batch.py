@@ -3,7 +3,7 @@
 A clip of N frames becomes chunks of `chunk` frames; chunk c covers frames `[c*chunk, (c+1)*chunk)` and
 starts `warmup` frames early (`WorkTask.warmup`): those frames warm the recurrent state and the face
 tracker's smoothing and are dropped, so the chunk's first frame is computed as in an unchunked run.
-Chunks go to a `RayPool` (a Ray cluster) or a `LocalPool` (this process); every frame lands in the job
+Chunks go to a `RayPool` (a Ray cluster) or an `InlinePool` (this process); every frame lands in the job
 store `OUT/.store/<clip>/` first, then the per-clip outputs that `headfuse reconstruct` writes:
 `OUT/<clip>/meshes/frame_NNNNNN.glb`, `manifest.json`, `preview.png`. A clip that fails (unreadable,
 no reference, no face) fails alone; the others go on.
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.execution.store import JobStore
 from backend.run import manifest as mf
 from backend.run.sinks import PREVIEW_ROWS, preview_frames
 from backend.run.task import WorkTask
-from backend.server.store import JobStore
 from headfuse_wire.options import ReconstructConfig
 
 SIDECAR_SUFFIXES = (".ref.png", ".ref.jpg", ".ref.jpeg")
@@ -174,7 +174,7 @@ class BatchOptions:
 
 
 class Batch:
-    """Runs `clips` through `pool` (a `RayPool` or `LocalPool` on the store `out/.store`) into `out`.
+    """Runs `clips` through `pool` (any pool of `backend.execution` on the store `out/.store`) into `out`.
 
     `start()` checks every clip and queues its chunks; `step(timeout)` handles the events that arrive
     and returns the number of frames that finished; `finished` says when all is done; `cancel()` stops
