@@ -59,6 +59,9 @@ def run(args) -> int:
 
 
 def _train_encoder(args, out: Path) -> Path:
+    import signal
+    import sys
+
     import torch
 
     from backend.config import encoder_preset
@@ -95,6 +98,7 @@ def _train_encoder(args, out: Path) -> Path:
         return train_encoder(out, data, args.config, cfg, resume=not args.fresh, progress=not args.no_progress,
                              init=args.init)
     generator = _start_generator(out, data, cfg, make, resume=not args.fresh)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run stops its generator too (finally)
     try:
         return train_encoder(out, data, args.config, cfg, resume=not args.fresh, progress=not args.no_progress,
                              init=args.init)

@@ -13,8 +13,14 @@ def training_record(run_dir: Path, weights: str = "lifter.pt") -> dict:
     """What `run_dir/weights` carries about its making, plus the data it was trained on."""
     state = load_checkpoint(run_dir / weights)
     log = [json.loads(line) for line in (run_dir / "train.log").read_text().splitlines() if line.strip()]
-    data = Path(state.get("data_dir", run_dir / "samples"))
-    samples = list(data.glob("[!.]*.npz"))  # not the hidden temporary files
+    data_dir = state.get("data_dir")
+    if data_dir is None and (run_dir / "checkpoint.pt").is_file():  # weights saved before they carried it
+        data_dir = load_checkpoint(run_dir / "checkpoint.pt").get("data_dir")
+    data = Path(data_dir) if data_dir else run_dir / "samples"
+    samples = len(list(data.glob("[!.]*.npz")))  # not the hidden temporary files
+    tc = state["train_config"]
+    if tc.get("stream_rate", 0) > 0:  # a stream: step s drew from the first start + rate * s samples
+        samples = min(tc["samples"], tc["stream_start"] + int(tc["stream_rate"] * int(state["step"])))
     config_key = "fusion_config" if state["stage"] == "fusion" else "encoder_config"
     extra = {"lifter_sha256": state["lifter_sha256"], "lifter": state["lifter"]} if state["stage"] == "fusion" else {}
     return {
@@ -27,7 +33,7 @@ def training_record(run_dir: Path, weights: str = "lifter.pt") -> dict:
         "data_to_step_time": round(float(state.get("data_to_step_time", 0.0)), 4),
         config_key: state[config_key],
         "train_config": state["train_config"],
-        "samples": len(samples),
+        "samples": samples,
         **extra,
         "final_losses": {k: v for k, v in log[-1].items() if k not in ("step", "lr", "wall_s")} if log else {},
         "parameters": sum(v.numel() for v in state["model"].values()),
