@@ -13,13 +13,14 @@ from backend.render import TriplaneField, intrinsics_matrix, orbit_camera, rende
 from backend.render.glsl import decoder_arrays
 from backend.render.glsl import pack_decoder as backend_pack_decoder
 from backend.render.glsl import pack_planes as backend_pack_planes
+from headfuse_wire import conventions
 from tests.render.test_glsl import make_field
 
 bpy = pytest.importorskip("bpy")
 
 RES = 48
 STEPS = 24
-METRES = 0.33
+METRES = conventions.METRES_PER_BOX_UNIT
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def _view(preview, c2w_box: torch.Tensor, entry: dict) -> np.ndarray:
     """Blender view matrix (world -> view) of an OpenCV camera given in box units."""
     m = entry["box_to_world"] @ c2w_box.double().numpy()
     m[:3, :3] /= np.linalg.norm(m[:3, :3], axis=0)
-    return np.linalg.inv(m @ preview.CV_TO_BLENDER)
+    return np.linalg.inv(m @ conventions.CV_TO_BLENDER)
 
 
 def _draw_offscreen(preview, entry, view, proj, res) -> np.ndarray:
@@ -115,7 +116,7 @@ def test_viewport_draw_matches_moderngl(scene, preview, yaw, cx):
     got = _draw_offscreen(preview, entry, _view(preview, cam[0], entry), _perspective(K), RES)
     want = _torch_rgba(planes, dec, cam, K, RES)
     assert want[..., 3].max() > 0.5, "the field should be visible"
-    assert psnr(torch.as_tensor(got)[None], torch.as_tensor(want)[None]).item() >= 35.0
+    assert _psnr(got, want) >= 35.0
 
 
 def test_orthographic_view_matches_a_distant_camera(scene, preview):
@@ -129,7 +130,7 @@ def test_orthographic_view_matches_a_distant_camera(scene, preview):
     got = _draw_offscreen(preview, entry, view, proj, RES)
     want = _torch_rgba(planes, dec, far_cam, intrinsics_matrix(2000.0 / width), RES)
     assert want[..., 3].max() > 0.5, "the field should be visible"
-    assert psnr(torch.as_tensor(got)[None], torch.as_tensor(want)[None]).item() >= 35.0
+    assert _psnr(got, want) >= 35.0
 
 
 def test_packing_matches_the_backend(preview):
@@ -175,3 +176,8 @@ def test_toggle_operator_and_draw_without_gpu_work(scene, preview):
     bpy.ops.headfuse.toggle_preview()
     assert not scene.headfuse_preview.enabled
 
+
+def _psnr(got: np.ndarray, want: np.ndarray) -> float:
+    """PSNR of two images read back from GPU buffers (possibly flipped views)."""
+    a, b = (torch.from_numpy(np.ascontiguousarray(x))[None] for x in (got, want))
+    return psnr(a, b).item()
