@@ -20,7 +20,6 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import zmq
@@ -28,61 +27,12 @@ import zmq
 from backend.execution.store import JobStore
 from backend.run.task import WorkTask
 from backend.server.config import ServerConfig
+from backend.server.jobs import Job, Subscription, load_jobs
+from backend.server.security import Refused, enable_curve, local_input_path
 from headfuse_wire import protocol as P
 from headfuse_wire.options import OptionError
 
 log = logging.getLogger("headfuse.server")
-
-_PUBLIC_KEYS = ("job", "state", "name", "created", "frames_done", "frames_total", "ok", "held", "skipped")
-
-
-@dataclass
-class Job:
-    """A job as the server holds it: its persistent record plus what it knows while running."""
-
-    record: dict
-    """What `job.json` holds."""
-    frames_done: int = 0
-    """Frames 0 .. frames_done - 1 are in the store."""
-    last_index: int | None = None
-    """Source index of the last stored frame."""
-    first_reason: str | None = None
-    """The first reason a frame was held or skipped (for the no-face error)."""
-    task: WorkTask | None = None
-    """Its task in the pool (None: none queued or running)."""
-    last_progress: float = 0.0
-    """When subscribers last got a PROGRESS (monotonic seconds)."""
-
-    @property
-    def id(self) -> str:
-        """The job id."""
-        return self.record["job"]
-
-    @property
-    def state(self) -> str:
-        """The job state."""
-        return self.record["state"]
-
-    def public(self) -> dict:
-        """The record as the protocol's JOB_RECORD."""
-        rec = {k: self.record[k] for k in _PUBLIC_KEYS if k in self.record}
-        rec["frames_done"] = self.frames_done
-        rec["options"] = dict(self.record["options"])
-        rec["error"] = self.record.get("error")
-        return rec
-
-
-@dataclass
-class Subscription:
-    """One client fetching one job's frames."""
-
-    next_seq: int
-    """The next frame to send."""
-    credit: int
-    """Frames the client still has room for."""
-    last_seen: float = field(default_factory=time.monotonic)
-    """When the client was last heard from."""
-
 
 class Server:
     """The inference server (see the module docstring). `start()` binds and spawns the workers,
@@ -120,7 +70,7 @@ class Server:
         sock.setsockopt(zmq.HEARTBEAT_IVL, 2_000)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 10_000)
         if self.cfg.curve_keys is not None:
-            self._setup_curve(sock, Path(self.cfg.curve_keys))
+            self._auth = enable_curve(self._ctx, sock, Path(self.cfg.curve_keys))
         sock.bind(self.cfg.bind)
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self._sock = sock
@@ -145,25 +95,6 @@ class Server:
             return pool
         threads = max(1, (os.cpu_count() or 1) // max(1, self.cfg.workers))
         return ProcessPool(self.cfg.workers, self.cfg.store, self.cfg.defaults, threads, self.cfg.cancel_grace_s)
-
-    def _setup_curve(self, sock: zmq.Socket, keys: Path) -> None:
-        from zmq.auth import load_certificate
-        from zmq.auth.thread import ThreadAuthenticator
-
-        secret_file, allowed = keys / "server.key_secret", keys / "authorized_clients"
-        if not secret_file.is_file():
-            raise FileNotFoundError(f"{secret_file} not found: make keys with `headfuse keys --out {keys.parent}`")
-        if not allowed.is_dir() or not any(allowed.glob("*.key")):
-            raise FileNotFoundError(f"{allowed} holds no client public keys (*.key): no client could connect")
-        public, secret = load_certificate(str(secret_file))
-        if secret is None:
-            raise ValueError(f"{secret_file} holds no secret key")
-        self._auth = ThreadAuthenticator(self._ctx)
-        self._auth.start()
-        self._auth.configure_curve(domain="*", location=str(allowed))
-        sock.curve_secretkey = secret
-        sock.curve_publickey = public
-        sock.curve_server = True
 
     def stop(self) -> None:
         """Ask `serve()` to return (safe from a signal handler)."""
@@ -221,24 +152,11 @@ class Server:
     def _load_jobs(self) -> list[Job]:
         """Every job in the store; returns the unfinished ones, to queue again."""
         resume = []
-        for record in self.store.load_records():
-            if not isinstance(record.get("job"), str) or not self.store.job_dir(record["job"]).is_dir():
-                continue
-            job = Job(record)
-            if record["state"] in P.FINAL_STATES:
-                job.frames_done = int(record.get("frames_done", 0))
-            else:
-                headers = self.store.scan_frames(job.id)
-                job.frames_done = len(headers)
-                for k in ("ok", "held", "skipped"):
-                    record[k] = sum(1 for h in headers if h["status"] == k)
-                if headers:
-                    job.last_index = headers[-1]["index"]
-                    job.first_reason = next((h["reason"] for h in headers if h["reason"]), None)
-                if record["state"] in ("queued", "running"):
-                    resume.append(job)
-                    log.info("job %s resumes at frame %d", job.id, job.frames_done)
+        for job in load_jobs(self.store):
             self.jobs[job.id] = job
+            if job.state in ("queued", "running"):
+                resume.append(job)
+                log.info("job %s resumes at frame %d", job.id, job.frames_done)
         return resume
 
     def _save(self, job: Job) -> None:
@@ -287,7 +205,7 @@ class Server:
                 sub.last_seen = time.monotonic()
         try:
             getattr(self, f"_on_{msg.type.lower()}")(peer, msg.header, msg)
-        except _Refused as exc:
+        except Refused as exc:
             self._error(peer, exc.code, exc.message, req=req, job=msg.header.get("job"))
         except Exception as exc:
             log.exception("internal error handling %s", msg.type)
@@ -296,12 +214,12 @@ class Server:
     def _job(self, header: dict) -> Job:
         job = self.jobs.get(header["job"])
         if job is None:
-            raise _Refused("unknown_job", f"no job {header['job']} on this server")
+            raise Refused("unknown_job", f"no job {header['job']} on this server")
         return job
 
     def _on_hello(self, peer: bytes, h: dict, msg) -> None:
         if h["version"] != P.PROTOCOL_VERSION:
-            raise _Refused(
+            raise Refused(
                 "version_mismatch",
                 f"protocol version mismatch: the client speaks version {h['version']}, "
                 f"this server speaks version {P.PROTOCOL_VERSION}",
@@ -333,31 +251,31 @@ class Server:
         try:
             options = cfg.defaults.from_wire({k: v for k, v in opts.items() if k != "name"}).to_wire()
         except OptionError as exc:
-            raise _Refused("bad_options", str(exc)) from None
+            raise Refused("bad_options", str(exc)) from None
         if sum(1 for j in self.jobs.values() if j.state == "queued") >= cfg.max_queued_jobs:
-            raise _Refused("busy", f"{cfg.max_queued_jobs} jobs are already queued; try again later")
+            raise Refused("busy", f"{cfg.max_queued_jobs} jobs are already queued; try again later")
         inputs, uploads, total = {}, [], 0
         limits = {"video": cfg.max_video_bytes, "reference": cfg.max_reference_bytes}
         for name in P.INPUT_FILES:
             spec = h["inputs"][name]
             if "path" in spec:
                 if set(spec) - {"path"}:
-                    raise _Refused("bad_message", f"SUBMIT.inputs.{name}: give either path or filename/size/sha256")
-                inputs[name] = {"path": self._local_path(name, spec["path"]), "local": True}
+                    raise Refused("bad_message", f"SUBMIT.inputs.{name}: give either path or filename/size/sha256")
+                inputs[name] = {"path": local_input_path(self._allowed, name, spec["path"]), "local": True}
                 continue
             missing = [k for k in ("filename", "size", "sha256") if k not in spec]
             if missing:
-                raise _Refused("bad_message", f"SUBMIT.inputs.{name}: missing {', '.join(missing)} for an upload")
+                raise Refused("bad_message", f"SUBMIT.inputs.{name}: missing {', '.join(missing)} for an upload")
             if spec["size"] == 0:
-                raise _Refused("bad_video" if name == "video" else "bad_reference", f"{name}: the file is empty")
+                raise Refused("bad_video" if name == "video" else "bad_reference", f"{name}: the file is empty")
             if spec["size"] > limits[name]:
                 msg = f"{name} is {spec['size']} bytes; this server accepts at most {limits[name]}"
-                raise _Refused("too_large", msg)
+                raise Refused("too_large", msg)
             total += spec["size"]
             inputs[name] = {**spec, "received": 0, "local": False}
             uploads.append(name)
         if total > cfg.max_job_upload_bytes:
-            raise _Refused("too_large", f"uploads total {total} bytes; the per-job limit is {cfg.max_job_upload_bytes}")
+            raise Refused("too_large", f"uploads total {total} bytes; the per-job limit is {cfg.max_job_upload_bytes}")
         job_id = self.store.new_job_id()
         for name in uploads:
             inputs[name]["path"] = str(self.store.input_path(job_id, name, inputs[name]["filename"]))
@@ -385,38 +303,22 @@ class Server:
             self._enqueue(job)
         log.info("job %s submitted (%s)", job_id, "uploading" if uploads else "local paths")
 
-    def _local_path(self, name: str, path: str) -> str:
-        if not self._allowed:
-            raise _Refused(
-                "path_not_allowed",
-                f"{name}: this server takes no local paths (start it with --allow-local-paths DIR); upload the file",
-            )
-        real = Path(os.path.realpath(path))
-        if not any(real == a or real.is_relative_to(a) for a in self._allowed):
-            raise _Refused(
-                "path_not_allowed",
-                f"{name}: {path} is outside the folders this server may read ({', '.join(map(str, self._allowed))})",
-            )
-        if not real.exists():
-            raise _Refused("bad_video" if name == "video" else "bad_reference", f"{name}: {path} does not exist")
-        return str(real)
-
     def _on_upload(self, peer: bytes, h: dict, msg) -> None:
         job = self._job(h)
         name = h["file"]
         if job.state != "uploading":
-            raise _Refused("bad_state", f"job {job.id} is {job.state}, not uploading")
+            raise Refused("bad_state", f"job {job.id} is {job.state}, not uploading")
         spec = job.record["inputs"][name]
         if spec.get("local"):
-            raise _Refused("bad_state", f"job {job.id}: {name} was given as a local path, not an upload")
+            raise Refused("bad_state", f"job {job.id}: {name} was given as a local path, not an upload")
         chunk = msg.buffers.get("chunk")
         if chunk is None:
-            raise _Refused("bad_message", "UPLOAD: expected one buffer named chunk")
+            raise Refused("bad_message", "UPLOAD: expected one buffer named chunk")
         n = memoryview(chunk).nbytes
         if h["offset"] != spec["received"]:
-            raise _Refused("bad_upload", f"{name}: chunk at offset {h['offset']}, expected offset {spec['received']}")
+            raise Refused("bad_upload", f"{name}: chunk at offset {h['offset']}, expected offset {spec['received']}")
         if spec["received"] + n > spec["size"]:
-            raise _Refused("too_large", f"{name}: more than the {spec['size']} bytes declared in SUBMIT")
+            raise Refused("too_large", f"{name}: more than the {spec['size']} bytes declared in SUBMIT")
         if spec["received"] < spec["size"]:
             with open(spec["path"], "r+b") as f:
                 f.seek(spec["received"])
@@ -431,7 +333,7 @@ class Server:
             if digest.hexdigest() != spec["sha256"]:
                 msg = f"{name}: SHA-256 of the upload differs from the one given in SUBMIT"
                 self._finish(job, "failed", ("bad_upload", msg, None))
-                raise _Refused("bad_upload", msg)
+                raise Refused("bad_upload", msg)
         header = {"job": job.id, "file": name, "received": spec["received"], "complete": complete}
         self._reply(peer, "UPLOADED", header, h.get("req"))
         if complete and all(s.get("local") or s["received"] == s["size"] for s in job.record["inputs"].values()):
@@ -447,7 +349,7 @@ class Server:
     def _on_credit(self, peer: bytes, h: dict, msg) -> None:
         sub = self.subs.get((peer, h["job"]))
         if sub is None:
-            raise _Refused("not_subscribed", f"CREDIT for job {h['job']}, which this connection is not fetching: FETCH")
+            raise Refused("not_subscribed", f"CREDIT for job {h['job']}, which this connection is not fetching: FETCH")
         sub.credit = min(P.MAX_CREDIT, sub.credit + h["credit"])
         self._pump(self.jobs[h["job"]])
 
@@ -597,13 +499,6 @@ class Server:
             self._send(peer, beat)
         for job_id in {j for (_, j) in self.subs}:
             self._pump(self.jobs[job_id])
-
-
-class _Refused(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _guess_req(body: list) -> int | None:
