@@ -69,16 +69,3 @@ def server(tmp_path_factory, weights, clip):
     srv = ServerProcess(store, weights, 2, extra=("--allow-local-paths", str(clip), "--max-upload-mb", "1"))
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="session")
-def ray_cluster():
-    """One local Ray cluster for all Ray tests (2 CPUs, no dashboard), shut down at the end."""
-    import logging
-
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-             logging_level=logging.WARNING)  # fmt: skip
-    yield ray
-    ray.shutdown()
