@@ -19,6 +19,8 @@ from backend.config import MeshConfig
 from backend.face.config import FaceConfig
 from backend.face.preprocess import FacePreprocessor, FaceResult
 from backend.mesh import EmptySurfaceError, Mesh, mesh_from_field
+from backend.mesh.build import Texturer
+from backend.mesh.projection import PhotoView, TextureBlender, TextureInputError
 from backend.models.fusion import FusionNet, FusionState
 from backend.models.lifter import Lifter, lift_face
 from backend.models.weights import load_lifter, load_networks
@@ -86,6 +88,9 @@ class FrameOutput:
     """The aligned input crop `[S, S, 3]` uint8 the lifter saw."""
     triplane: TriplaneField | None = None
     """The frame's field: triplane `[1, 3, C, P, P]` + decoder (for previews and the viewport preview)."""
+    texture: dict | None = None
+    """Projected textures: the share of texels coloured by the `frame`, the `reference` and the `field`,
+    and the reference's per-channel `gain` (None for field textures)."""
     timings_ms: dict = field(default_factory=dict)
     """Milliseconds per stage: decode+face, encode, fuse (fused mode), grid, marching, colours, texture."""
 
@@ -121,10 +126,12 @@ def lift_and_mesh(
     timings: dict,
     fusion: FusionNet | None = None,
     state: FusionState | None = None,
+    texturer: Texturer | None = None,
 ) -> tuple[TriplaneField, Mesh, FusionState | None]:
     """A usable frame -> field (triplane `[1, 3, C, P, P]` + decoder), textured mesh and the next fusion
     state. With `fusion` and its `state` the raw triplane is undistorted and fused (fused mode); without,
-    it is used as it is (per-frame mode). `template_points [478, 3]`: the clip's face template."""
+    it is used as it is (per-frame mode). `template_points [478, 3]`: the clip's face template.
+    `texturer`: how the texture is made (default: baked from the field)."""
     t0 = time.perf_counter()
     planes = lift_face(lifter, face, template_points)
     timings["encode"] = (time.perf_counter() - t0) * 1000.0
@@ -133,7 +140,20 @@ def lift_and_mesh(
         planes, state = fusion.fuse_frame(planes, state)
         timings["fuse"] = (time.perf_counter() - t0) * 1000.0
     field = lifter.field(planes)
-    return field, mesh_from_field(field, mesh_cfg, timings), state
+    return field, mesh_from_field(field, mesh_cfg, timings, texturer), state
+
+
+def photo_view(face: FaceResult, name: str) -> PhotoView:
+    """The source image of a usable `FaceResult` with its solved plate camera, for projected textures."""
+    return PhotoView(face.image, face.source_cam2world, face.source_intrinsics, name)
+
+
+def texture_blender(cfg: ReconstructConfig, reference: FaceResult, name: str) -> TextureBlender | None:
+    """The clip's projected-texture state with the reference image (`name` in messages) as its fill,
+    or None when the options ask for field textures or none. Raises `TextureInputError`."""
+    if cfg.texture != "projected" or cfg.texture_size == 0:
+        return None
+    return TextureBlender(photo_view(reference, name))
 
 
 def reconstruct_clip(
@@ -162,9 +182,14 @@ def reconstruct_clip(
     if cfg.mode == "per-frame":
         fusion = None
     reader = video if isinstance(video, VideoReader) else open_video(video)  # a non-video fails here, before work
+    if cfg.reference_frame is not None:
+        ref_name = f"reference frame {cfg.reference_frame} of {reader.path}"
+    else:
+        ref_name = "the reference image" if isinstance(reference, np.ndarray) else str(reference)
     reference = reference_image(reader, reference, cfg)
     with FacePreprocessor(reference, face_config(cfg), fps=reader.info.fps) as pre:
         template = pre.template.points
+        blender = texture_blender(cfg, pre.reference_result, ref_name)
         state = fusion.start(lift_face(lifter, pre.reference_result, template)) if fusion is not None else None
         faces = pre.process(reader.frames(cfg.start, cfg.stop, cfg.stride))
         while True:
@@ -176,13 +201,23 @@ def reconstruct_clip(
             if not face.usable:
                 yield FrameOutput(face.index, "skipped", face.reason, timings_ms=timings)
                 continue
+            texturer = None
+            if blender is not None:
+                view = photo_view(face, f"frame {face.index} of {reader.path}") if face.status == "ok" else None
+                texturer = blender.texturer(view)  # a held frame keeps the last frame's colours
             try:
-                field_, mesh, state = lift_and_mesh(lifter, face, template, mesh_config(cfg), timings, fusion, state)
+                field_, mesh, state = lift_and_mesh(
+                    lifter, face, template, mesh_config(cfg), timings, fusion, state, texturer
+                )
             except EmptySurfaceError as exc:
                 yield FrameOutput(
                     face.index, "skipped", f"no surface in the reconstructed field: {exc}", timings_ms=timings
                 )
                 continue
+            except TextureInputError as exc:
+                yield FrameOutput(face.index, "skipped", str(exc), timings_ms=timings)
+                continue
             yield FrameOutput(
-                face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_, timings
+                face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_,
+                texture=dict(blender.info) if blender is not None else None, timings_ms=timings,
             )

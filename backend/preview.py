@@ -1,5 +1,7 @@
-"""Contact sheets a person can judge at a glance: input | render from the input camera | a novel
-view | the shaded mesh, one row per frame."""
+"""Contact sheets a person can judge at a glance, one row per frame: the input crop, the field rendered
+from the input camera and 60 degrees off it, the shaded mesh, the mesh in the field's colour and with its
+texture (projected from the footage, unless the job asked for field textures) from the input camera and
+30 degrees off it."""
 
 import math
 from pathlib import Path
@@ -9,19 +11,30 @@ import torch
 from PIL import Image, ImageDraw
 
 from backend.config import RenderConfig
-from backend.mesh.preview import shade_mesh
+from backend.mesh.preview import colour_mesh, shade_mesh
 from backend.render.cameras import intrinsics_matrix, orbit_camera
 from backend.render.renderer import render_image
 from backend.units import METRES_PER_BOX_UNIT
 
 TILE = 160
-LABELS = ("input crop", "render, input camera", "render, yaw 60 deg", "mesh, input camera")
+LABELS = (
+    "input crop", "field, input camera", "field, yaw 60 deg", "mesh, input camera", "mesh, field colour",
+    "mesh, texture", "mesh, texture, yaw 30",
+)
 
 
 def _to_box(cam2world_m) -> np.ndarray:
     c = np.array(cam2world_m, dtype=np.float64)
     c[:3, 3] /= METRES_PER_BOX_UNIT
     return c
+
+
+def _turned(cam2world: np.ndarray, yaw_deg: float) -> np.ndarray:
+    """The camera `[4, 4]` orbited about the head's vertical axis (box origin) by `yaw_deg`."""
+    a = math.radians(yaw_deg)
+    turn = np.eye(4)
+    turn[[0, 0, 2, 2], [0, 2, 0, 2]] = [math.cos(a), math.sin(a), -math.sin(a), math.cos(a)]
+    return turn @ cam2world
 
 
 @torch.no_grad()
@@ -37,7 +50,7 @@ def _render(field, cam2world: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
 
 
 def contact_sheet_row(frame) -> np.ndarray:
-    """One row `[TILE, 4 * TILE, 3]` uint8 for a `pipeline.FrameOutput` that has a mesh."""
+    """One row `[TILE, len(LABELS) * TILE, 3]` uint8 for a `pipeline.FrameOutput` that has a mesh."""
     cam = _to_box(frame.camera["cam2world"])
     K = np.array(frame.camera["intrinsics"], dtype=np.float64)
     crop = np.asarray(Image.fromarray(frame.crop).resize((TILE, TILE), Image.BILINEAR))
@@ -47,6 +60,9 @@ def contact_sheet_row(frame) -> np.ndarray:
         _render(frame.triplane, cam, K),
         _render(frame.triplane, side, intrinsics_matrix().numpy()),
         shade_mesh(frame.mesh, cam, K, TILE),
+        colour_mesh(frame.mesh, cam, K, TILE, texture=False),
+        colour_mesh(frame.mesh, cam, K, TILE),
+        colour_mesh(frame.mesh, _turned(cam, 30.0), K, TILE),
     ]
     row = np.concatenate(tiles, axis=1)
     img = Image.fromarray(row)

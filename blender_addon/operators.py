@@ -16,6 +16,7 @@ _backend: subprocess.Popen | None = None
 PANEL_OPTIONS = {
     "mode": "mode",
     "mesh_resolution": "mesh_resolution",
+    "texture": "texture",
     "texture_size": "texture_size",
     "no_face": "no_face",
     "start": "frame_start",

@@ -31,6 +31,8 @@ class VIEW3D_PT_headfuse(bpy.types.Panel):
         row.prop(hf, "no_face")
         row = col.row(align=True)
         row.prop(hf, "mesh_resolution")
+        row = col.row(align=True)
+        row.prop(hf, "texture")
         row.prop(hf, "texture_size")
         col.prop(hf, "timeline_start")
         col.prop(hf, "texture_storage")

@@ -1,7 +1,7 @@
 """Add-on preferences: where the backend is and how to reach it."""
 
 import bpy
-from bpy.props import BoolProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 
 class HeadfusePreferences(bpy.types.AddonPreferences):
@@ -24,8 +24,6 @@ class HeadfusePreferences(bpy.types.AddonPreferences):
     backend_command: StringProperty(
         name="Backend command", default="headfuse serve", description="Command that starts a local server"
     )
-    default_mesh_resolution: IntProperty(name="Default mesh resolution", default=128, min=32, max=512)
-    default_texture_size: IntProperty(name="Default texture size", default=512, min=0, max=4096)
 
     def draw(self, context):
         layout = self.layout
@@ -34,9 +32,6 @@ class HeadfusePreferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.prop(self, "start_local_backend")
         row.prop(self, "backend_command", text="")
-        row = layout.row()
-        row.prop(self, "default_mesh_resolution")
-        row.prop(self, "default_texture_size")
 
 
 def prefs(context=None) -> HeadfusePreferences:

@@ -38,7 +38,15 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
         default="hold",
     )
     mesh_resolution: IntProperty(name="Mesh resolution", default=128, min=32, max=512, step=32)
-    texture_size: IntProperty(name="Texture size", default=512, min=0, max=4096)
+    texture: EnumProperty(
+        name="Texture",
+        items=[
+            ("projected", "Projected", "Colour from the frame where it sees the head, the reference where it does not"),
+            ("field", "Field", "The reconstructed field's own colour"),
+        ],
+        default="projected",
+    )
+    texture_size: IntProperty(name="Texture size", default=1024, min=0, max=2048)
     timeline_start: IntProperty(name="Timeline start", default=1, description="Timeline frame of source frame 0")
     texture_storage: EnumProperty(
         name="Textures", items=[("PACK", "Pack in .blend", ""), ("FOLDER", "Folder next to .blend", "")], default="PACK"

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field, fields
 
 MODES = ("fused", "per-frame")
 """`mode`: `fused` (the method) or `per-frame` (the single-image lifter alone)."""
+TEXTURE_MODES = ("projected", "field")
+"""`texture`: `projected` (colour from the frame's pixels, the reference's where the frame does not see, the
+field's elsewhere) or `field` (the field's colour baked)."""
 NO_FACE_POLICIES = ("hold", "skip")
 """`no_face`: what a frame without a usable face becomes."""
 MESH_RESOLUTION_STEP = 4
@@ -63,7 +66,10 @@ class ReconstructConfig:
     per-frame: the single-image lifter alone on every frame (the baseline)."""
     mesh_resolution: int = _option(128, flag="--mesh-res", lo=8, hi=512, step=MESH_RESOLUTION_STEP)
     """Marching-cubes cells per side of the box."""
-    texture_size: int = _option(512, flag="--texture", lo=0, hi=4096)
+    texture: str = _option("projected", choices=TEXTURE_MODES)
+    """projected: each texel coloured from the frame where the plate camera sees it, the reference image
+    where only it does, the field elsewhere; field: the field's own colour baked."""
+    texture_size: int = _option(1024, flag="--texture-size", lo=0, hi=2048)
     """Texture side in pixels (0: vertex colours only)."""
     no_face: str = _option("hold", choices=NO_FACE_POLICIES)
     """A frame without a usable face: hold the last good view for a few frames, or skip it."""

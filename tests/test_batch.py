@@ -76,7 +76,7 @@ def test_a_second_run_keeps_finished_clips_and_redoes_the_rest(tmp_path):
         cut_sample_clip(tmp_path / f"{name}.mp4", first, 2)
     out = tmp_path / "out"
     args = ["batch", str(tmp_path / "*.mp4"), "-o", str(out), "--chunk", "2", "--preview", "0", "--mode", "per-frame",
-            "--mesh-res", "32", "--texture", "0", "--device", "cpu"]
+            "--mesh-res", "32", "--texture-size", "0", "--device", "cpu"]
 
     def summary():
         return {row["clip"]: row for row in json.loads((out / "summary.json").read_text())}

@@ -8,9 +8,13 @@ from PIL import Image
 from skimage import data
 
 from backend.cli import main
+from backend.mesh.raster import render_textured
 from backend.models.weights import load_lifter
 from backend.pipeline import ReconstructConfig, reconstruct_clip
+from backend.preview import LABELS, TILE
 from backend.synth import SAMPLE_CLIP_DIR
+from backend.units import metres_to_box
+from backend.video import open_video
 
 SAMPLE = SAMPLE_CLIP_DIR
 FAST = {"mesh_resolution": 64, "texture_size": 128}
@@ -44,6 +48,27 @@ def test_sample_clip_frames_become_head_meshes(lifter):
         assert frame.status == "ok", frame.reason
         assert frame.mesh.texture.shape == (128, 128, 3)
         assert_head_like(frame)
+
+
+def test_projected_textures_look_like_the_plate_where_field_textures_are_the_fields_blur(lifter):
+    """Rendered through the solved plate camera, the projected texture is closer to the plate's pixels
+    than the field's colour is, inside the face; a field texture has no projection record."""
+    renders = {}
+    for texture in ("projected", "field"):
+        cfg = ReconstructConfig(mesh_resolution=64, texture_size=256, texture=texture, stop=1, device="cpu")
+        (frame,) = reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png", cfg, lifter=lifter)
+        assert (frame.texture is None) == (texture == "field")
+        K = np.array(frame.camera["source_intrinsics"])
+        c2w = np.array(frame.camera["source_cam2world"])
+        c2w[:3, 3] = metres_to_box(c2w[:3, 3])
+        w, h = int(round(2 * K[0, 2])), int(round(2 * K[1, 2]))
+        image, mask = render_textured(metres_to_box(frame.mesh.vertices), frame.mesh.faces, frame.mesh.uv,
+                                      frame.mesh.texture, c2w, K, w, h)
+        renders[texture] = (image, mask)
+    plate = next(open_video(SAMPLE / "video.mp4").frames(0, 1)).image.astype(float)
+    both = renders["projected"][1] & renders["field"][1]
+    err = {k: np.abs(v[0][both].astype(float) - plate[both]).mean() for k, v in renders.items()}
+    assert err["projected"] < 0.8 * err["field"], err
 
 
 def test_fused_mode_fuses_each_frame_with_the_reference_prior(lifter):
@@ -98,7 +123,8 @@ def test_frame_without_a_face_is_reported(lifter, tmp_path):
 def test_reconstruct_command_writes_meshes_manifest_and_preview(tmp_path):
     out = tmp_path / "out"
     code = main(["reconstruct", str(SAMPLE / "video.mp4"), "--ref", str(SAMPLE / "reference.png"), "-o", str(out),
-                 "--frames", "0:2", "--mesh-res", "48", "--texture", "64", "--formats", "glb,ply", "--device", "cpu"])
+                 "--frames", "0:2", "--mesh-res", "48", "--texture-size", "64", "--formats", "glb,ply",
+                 "--device", "cpu"])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert [f["index"] for f in manifest["frames"]] == [0, 1]
@@ -106,7 +132,8 @@ def test_reconstruct_command_writes_meshes_manifest_and_preview(tmp_path):
         assert (out / f["files"]["glb"]).stat().st_size > 1000 and (out / f["files"]["ply"]).exists()
         assert np.array(f["camera"]["head_pose"]).shape == (4, 4)
     preview = np.asarray(Image.open(out / "preview.png"))
-    assert preview.shape[1] == 4 * 160 and preview.std() > 10
+    assert preview.shape[1] == len(LABELS) * TILE and preview.std() > 10
+    assert manifest["mesh"]["texture"] == "projected" and manifest["frames"][0]["texture"]["frame"] > 0.02
 
 
 def test_unreadable_video_is_a_clear_error(tmp_path):

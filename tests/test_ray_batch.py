@@ -20,7 +20,7 @@ from backend.run.sinks import StoreSink
 from backend.run.task import WorkTask, run_task
 from headfuse_wire.options import ReconstructConfig
 
-SMALL = ["--mode", "per-frame", "--mesh-res", "32", "--texture", "0", "--device", "cpu"]
+SMALL = ["--mode", "per-frame", "--mesh-res", "32", "--texture-size", "0", "--device", "cpu"]
 
 
 def run_until_done(batch: Batch, timeout: float, on_event=None) -> None:

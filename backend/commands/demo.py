@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     parser.add_argument("--frames", type=int, default=12, help="frames of the sample clip to reconstruct")
     parser.add_argument("--mesh-res", type=int, default=96, help="marching cubes cells per side")
-    parser.add_argument("--texture", type=int, default=256, help="texture size in pixels")
+    parser.add_argument("--texture-size", type=int, default=256, help="texture side in pixels")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
 
 
@@ -79,7 +79,7 @@ def _run_blender(args, out: Path, address: str) -> int:
     hf = scene.headfuse
     hf.video, hf.reference = str(SAMPLE_CLIP_DIR / "video.mp4"), str(SAMPLE_CLIP_DIR / "reference.png")
     hf.frame_start, hf.frame_end = 0, args.frames - 1
-    hf.mode, hf.mesh_resolution, hf.texture_size = "fused", args.mesh_res, args.texture
+    hf.mode, hf.mesh_resolution, hf.texture_size = "fused", args.mesh_res, args.texture_size
     scene.frame_start, scene.frame_end = hf.timeline_start, hf.timeline_start + args.frames - 1
     bpy.ops.wm.save_as_mainfile(filepath=str(out / "demo.blend"))  # textures then go next to it if asked
     assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}

@@ -54,6 +54,8 @@ class FaceResult:
     """Why the frame is held or skipped; None when ok."""
     crop: np.ndarray | None = None
     """Aligned crop, RGB uint8 `[S, S, 3]`."""
+    image: np.ndarray | None = None
+    """The source frame itself, RGB uint8 `[H, W, 3]` at full size (what projected textures read)."""
     cam2world: np.ndarray | None = None
     """Canonical camera `[4, 4]` float32 (radius / pivot of the `CanonicalFace`, box units)."""
     intrinsics: np.ndarray | None = None
@@ -171,6 +173,7 @@ class FacePreprocessor:
             status,
             reason,
             crop=crop.image,
+            image=image,
             cam2world=cam2world,
             intrinsics=intrinsics,
             crop_matrix=crop.matrix,

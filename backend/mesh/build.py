@@ -1,6 +1,7 @@
 """Field -> textured mesh: the one entry point the pipeline calls."""
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -20,13 +21,21 @@ def field_colours(field: Field, points: np.ndarray, chunk: int = 262144) -> np.n
     return feats[:, :3].clamp(0, 1).numpy()
 
 
-def mesh_from_field(field: Field, cfg: MeshConfig | None = None, timings: dict | None = None) -> Mesh:
+Texturer = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
+"""`(vertices [V, 3] box units, faces [F, 3], uv [V, 2], unit normals [V, 3], field colours [V, 3] in 0..1,
+size) -> texture [size, size, 3] uint8`: how a texture is made other than by baking the field's colour
+(`mesh.projection.TextureBlender.texture` behind a closure)."""
+
+
+def mesh_from_field(
+    field: Field, cfg: MeshConfig | None = None, timings: dict | None = None, texturer: Texturer | None = None
+) -> Mesh:
     """Extract a textured mesh (metres) from a field.
 
     Coarse-to-fine density grid -> marching cubes at the iso-level -> largest component ->
-    vertex colours -> UV layout -> baked texture. `timings`, when given, receives milliseconds
-    per stage (`grid`, `marching`, `colours`, `texture`). Raises `EmptySurfaceError` when the
-    field has no surface, ValueError for NaN densities.
+    vertex colours -> UV layout -> texture: baked from the field, or made by `texturer` when given.
+    `timings`, when given, receives milliseconds per stage (`grid`, `marching`, `colours`, `texture`).
+    Raises `EmptySurfaceError` when the field has no surface, ValueError for NaN densities.
     """
     cfg = cfg or MeshConfig()
     level = SURFACE_DENSITY if cfg.iso_level is None else cfg.iso_level
@@ -54,9 +63,12 @@ def mesh_from_field(field: Field, cfg: MeshConfig | None = None, timings: dict |
         else:
             raise ValueError(f"unknown uv_mode {cfg.uv_mode!r}: expected 'head' or 'xatlas'")
         verts, colours, normals = verts[index], colours[index], normals[index]
-        texture, _ = bake_texture(
-            verts, faces, uv, lambda p: field_colours(field, p, cfg.chunk_points), cfg.texture_size
-        )
+        if texturer is not None:
+            texture = texturer(verts, faces, uv, normals, colours, cfg.texture_size)
+        else:
+            texture, _ = bake_texture(
+                verts, faces, uv, lambda p: field_colours(field, p, cfg.chunk_points), cfg.texture_size
+            )
     lap("texture")
     rgb8 = (np.clip(colours, 0, 1) * 255 + 0.5).astype(np.uint8)
     return Mesh(to_metres(verts), faces, rgb8, uv=uv, texture=texture, normals=normals)

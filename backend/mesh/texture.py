@@ -6,6 +6,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.ndimage
 
+from backend.mesh.raster import rasterize_triangles
+
 ColourFn = Callable[[np.ndarray], np.ndarray]  # points [N, 3] -> colours [N, 3] float in 0..1
 
 
@@ -20,44 +22,7 @@ def rasterize_uv(
     that covers it and the barycentric weights there.
     """
     p = np.stack([uv[:, 0] * size, (1.0 - uv[:, 1]) * size], axis=1).astype(np.float64)  # texel space
-    tri = p[faces]  # [F, 3, 2]
-    lo = np.floor(tri.min(axis=1) - 0.5).astype(np.int64) + 1  # first texel index whose centre may be inside
-    hi = np.floor(tri.max(axis=1) - 0.5).astype(np.int64)
-    w = np.maximum(hi[:, 0] - lo[:, 0] + 1, 0)
-    h = np.maximum(hi[:, 1] - lo[:, 1] + 1, 0)
-    counts = w * h
-    texels, face_ids, barys = [], [], []
-    order = np.arange(faces.shape[0])
-    csum = np.cumsum(counts)
-    start = 0
-    while start < order.shape[0]:
-        base = csum[start - 1] if start else 0
-        stop = max(int(np.searchsorted(csum, base + max_candidates, side="right")), start + 1)
-        f = order[start:stop]
-        c = counts[f]
-        fid = np.repeat(f, c)
-        local = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
-        ix = lo[fid, 0] + local % np.maximum(w[fid], 1)
-        iy = lo[fid, 1] + local // np.maximum(w[fid], 1)
-        centre = np.stack([ix + 0.5, iy + 0.5], axis=1)
-        a, b, cc = tri[fid, 0], tri[fid, 1], tri[fid, 2]
-        v0, v1, v2 = b - a, cc - a, centre - a
-        den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
-        ok = np.abs(den) > 1e-12
-        den = np.where(ok, den, 1.0)
-        l1 = (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den
-        l2 = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den
-        l0 = 1.0 - l1 - l2
-        inside = ok & (l0 >= -1e-9) & (l1 >= -1e-9) & (l2 >= -1e-9) & (iy >= 0) & (iy < size)
-        if not wrap_u:
-            inside &= (ix >= 0) & (ix < size)
-        texels.append(np.stack([iy[inside], ix[inside] % size], axis=1))
-        face_ids.append(fid[inside])
-        barys.append(np.stack([l0, l1, l2], axis=1)[inside])
-        start = stop
-    if not texels:
-        return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros((0, 3))
-    return np.concatenate(texels), np.concatenate(face_ids), np.concatenate(barys)
+    return rasterize_triangles(p, faces, size, size, wrap_x=wrap_u, max_candidates=max_candidates)
 
 
 def dilate_texture(image: np.ndarray, filled: np.ndarray) -> np.ndarray:

@@ -2,10 +2,10 @@
 `headfuse reconstruct` (`sinks.FolderSink`) and by each clip of `headfuse batch`.
 
     {"headfuse": version, "video", "reference", "mode", "units": "metres", "up": "+y",
-     "camera_axes": "OpenCV (x right, y down, z forward)", "mesh": {"resolution", "texture_size"},
+     "camera_axes": "OpenCV (x right, y down, z forward)", "mesh": {"resolution", "texture", "texture_size"},
      "options": {every job option}, "source": {"fps", "width", "height"},
      "frames": [{"index", "status", "reason", "files": {fmt: path}, "vertices", "faces", "camera",
-                 "timings_ms"}, ...],          # source order, frames with a mesh
+                 "texture", "timings_ms"}, ...],          # source order, frames with a mesh
      "skipped": [{"index", "reason"}, ...], "elapsed_s", ...}
 
 It is rewritten after every frame, so a cancelled or failed run leaves a valid manifest of what is on
@@ -34,7 +34,7 @@ def manifest_header(video: str, reference: str, cfg: ReconstructConfig, source: 
         "units": "metres",
         "up": "+y",
         "camera_axes": "OpenCV (x right, y down, z forward)",
-        "mesh": {"resolution": cfg.mesh_resolution, "texture_size": cfg.texture_size},
+        "mesh": {"resolution": cfg.mesh_resolution, "texture": cfg.texture, "texture_size": cfg.texture_size},
         "options": cfg.to_wire(),
         "source": {k: source.get(k) for k in ("fps", "width", "height")},
         "frames": [],
@@ -58,6 +58,7 @@ def frame_entry(out, files: dict[str, str]) -> dict:
         "vertices": int(out.mesh.vertices.shape[0]),
         "faces": int(out.mesh.faces.shape[0]),
         "camera": out.camera,
+        "texture": out.texture,
         "timings_ms": {k: round(float(v), 1) for k, v in out.timings_ms.items()},
     }
 

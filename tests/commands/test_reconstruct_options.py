@@ -7,7 +7,7 @@ import sys
 import pytest
 
 BAD = [
-    (["--texture", "-1"], "--texture -1: expected an integer from 0 to 4096"),
+    (["--texture-size", "-1"], "--texture-size -1: expected an integer from 0 to 2048"),
     (["--mesh-res", "50"], "--mesh-res 50: expected a multiple of 4 from 8 to 512"),
     (["--device", "banana"], "--device banana: expected auto, cpu, cuda[:N]"),
     (["--frames", "5:2"], "--frames frame range '5:2'"),

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"texture_size": -1}, "texture_size -1: expected an integer from 0 to 4096"),
+        ({"texture_size": -1}, "texture_size -1: expected an integer from 0 to 2048"),
         ({"mesh_resolution": 50}, "mesh_resolution 50: expected a multiple of 4 from 8 to 512"),
         ({"device": "banana"}, "device 'banana': expected auto, cpu, cuda[:N]"),
         ({"start": 5, "stop": 2}, "stop 2: expected more than start (5)"),
