@@ -19,6 +19,8 @@ $(STAMP): requirements.lock pyproject.toml
 	@# mediapipe's declared deps (jax, opencv-contrib-python, sounddevice) are not needed and
 	@# opencv-contrib would clash with opencv-python-headless: install it without them.
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps mediapipe==0.10.14
+	@# dlib's CC0 face-recognition ResNet and 5-point models (a 100 MB sdist of model files only).
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps face-recognition-models==0.3.0
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from backend.config import RenderConfig
 from backend.mesh.preview import colour_mesh, shade_mesh
-from backend.render.cameras import intrinsics_matrix, orbit_camera
+from backend.render.cameras import intrinsics_matrix, orbit_camera, turn_camera
 from backend.render.renderer import render_image
 from backend.units import METRES_PER_BOX_UNIT
 
@@ -27,14 +27,6 @@ def _to_box(cam2world_m) -> np.ndarray:
     c = np.array(cam2world_m, dtype=np.float64)
     c[:3, 3] /= METRES_PER_BOX_UNIT
     return c
-
-
-def _turned(cam2world: np.ndarray, yaw_deg: float) -> np.ndarray:
-    """The camera `[4, 4]` orbited about the head's vertical axis (box origin) by `yaw_deg`."""
-    a = math.radians(yaw_deg)
-    turn = np.eye(4)
-    turn[[0, 0, 2, 2], [0, 2, 0, 2]] = [math.cos(a), math.sin(a), -math.sin(a), math.cos(a)]
-    return turn @ cam2world
 
 
 @torch.no_grad()
@@ -62,7 +54,7 @@ def contact_sheet_row(frame) -> np.ndarray:
         shade_mesh(frame.mesh, cam, K, TILE),
         colour_mesh(frame.mesh, cam, K, TILE, texture=False),
         colour_mesh(frame.mesh, cam, K, TILE),
-        colour_mesh(frame.mesh, _turned(cam, 30.0), K, TILE),
+        colour_mesh(frame.mesh, turn_camera(cam, 30.0), K, TILE),
     ]
     row = np.concatenate(tiles, axis=1)
     img = Image.fromarray(row)

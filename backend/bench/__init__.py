@@ -7,7 +7,7 @@ both sides together. Results are written as one JSON object keyed by area.
 import statistics
 import time
 
-AREAS = ("mesh", "synth", "pipeline", "server", "shaders", "blender", "batch")
+AREAS = ("mesh", "texture", "synth", "pipeline", "server", "shaders", "blender", "batch")
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:

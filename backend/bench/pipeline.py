@@ -55,7 +55,7 @@ def _peak_rss(video: Path, reference: Path, mode: str) -> dict:
 def _speed(video: Path, reference: Path, mode: str, stop: int | None, lifter, fusion) -> dict:
     from backend.pipeline import ReconstructConfig, reconstruct_clip
 
-    cfg = ReconstructConfig(mode=mode, mesh_resolution=128, texture_size=512, device="cpu", stop=stop)
+    cfg = ReconstructConfig(mode=mode, mesh_resolution=128, texture="field", texture_size=512, device="cpu", stop=stop)
     stages: dict[str, list[float]] = {}
     t0 = time.perf_counter()
     n = 0

@@ -3,18 +3,28 @@
 import argparse
 from pathlib import Path
 
+from headfuse_wire.options import MODES, TEXTURE_MODES
+
 NAME = "eval"
-HELP = "evaluate trained networks on held-out synthetic identities (JSON and Markdown reports)"
+HELP = "evaluate trained networks on held-out synthetic identities, or on real footage (JSON and Markdown reports)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--protocol",
         default=None,
-        choices=["nxn", "lifters"],
+        choices=["nxn", "lifters", "real"],
         help="nxn: reconstruct held-out clips from each of N views and evaluate on every view (all four methods); "
-             "lifters: the --lifter checkpoints side by side on held-out samples made as at test time",
+             "lifters: the --lifter checkpoints side by side on held-out samples made as at test time; "
+             "real: reconstruct VIDEO against --ref and judge renders of the textured meshes with a face "
+             "detector and a face recognizer (no ground truth)",
     )
+    parser.add_argument("video", nargs="?", type=Path, default=None,
+                        help="real: the footage (video, image, folder; none: the real portraits and clips that ship "
+                             "with the dependencies, into the folder named by --out)")
+    parser.add_argument("--ref", type=Path, default=None, help="real: near-frontal reference image of the person")
+    parser.add_argument("--texture", default="projected", choices=TEXTURE_MODES, help="real: how meshes are textured")
+    parser.add_argument("--mode", default="fused", choices=MODES, help="real: the method, or the lifter alone")
     parser.add_argument("--lifter", action="append", default=[], metavar="NAME=PATH",
                         help="lifters: a checkpoint to compare under a name (repeat; the first global one gives the "
                              "mean head)")
@@ -33,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--heads", type=int, default=24, help="held-out identities")
     parser.add_argument("--clips", type=int, default=None, help="nxn: held-out clips (default 3)")
-    parser.add_argument("--frames", type=int, default=None, help="nxn: frames per clip (default 8)")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="nxn: frames per clip (default 8); real: frames from the start of VIDEO (default all)")
     parser.add_argument("--views", type=int, default=None, help="nxn: N, views from -60 to +60 deg yaw (default 5)")
     parser.add_argument("--eval-size", type=int, default=None, help="nxn: side of the compared renders (default 128)")
     parser.add_argument("--baseline", type=Path, default=None,
@@ -49,6 +60,8 @@ def run(args) -> int:
 
     if args.protocol == "lifters":
         return _lifters(args)
+    if args.protocol == "real":
+        return _real(args)
     try:
         model = load_lifter(args.weights)
         fusion = load_fusion(args.fusion_weights) if args.protocol == "nxn" else None
@@ -119,4 +132,40 @@ def _lifters(args) -> int:
     js, md, png = write_report(result, args.out or Path("out/eval_lifters.json"))
     print(markdown_report(result))
     print(f"eval: wrote {js}, {md} and {png}")
+    return 0
+
+
+def _real(args) -> int:
+    from backend.eval.real import RealEvalConfig, evaluate_real, markdown_report, write_report
+    from backend.eval.real_inputs import write_real_inputs
+    from backend.face.identity import IdentityModelError
+    from backend.face.preprocess import NoFaceError
+    from backend.video import VideoError
+    from headfuse_wire.options import OptionError, ReconstructConfig
+
+    if (args.video is None) != (args.ref is None):
+        raise SystemExit("eval: --protocol real takes VIDEO and --ref IMAGE together (neither: the packaged inputs)")
+    job = ReconstructConfig(
+        mode=args.mode, texture=args.texture, device="cpu",
+        weights=None if args.weights is None else str(args.weights),
+        fusion_weights=None if args.fusion_weights is None else str(args.fusion_weights),
+    )
+    if args.video is not None:
+        inputs, out = [(None, args.video, args.ref)], args.out or Path("out/eval_real.json")
+    else:
+        folder = (args.out or Path("out/eval_real")).with_suffix("")
+        inputs = write_real_inputs(folder / "inputs")
+    tables = []
+    for name, video, ref in inputs:
+        try:
+            report = evaluate_real(video, ref, job, RealEvalConfig(frames=args.frames))
+        except (FileNotFoundError, VideoError, NoFaceError, IdentityModelError, OptionError, ValueError) as exc:
+            raise SystemExit(f"eval: {exc}") from None
+        js, md, png = write_report(report, out if name is None else folder / f"{name}.json")
+        tables.append(markdown_report(report))
+        print(tables[-1])
+        print(f"eval: wrote {js}, {md}" + (f" and {png}" if png else ""))
+    if args.video is None:
+        (folder / "summary.md").write_text("\n".join(tables))
+        print(f"eval: wrote {folder / 'summary.md'}")
     return 0

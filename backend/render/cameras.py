@@ -11,6 +11,7 @@ pivot, an FFHQ-like tight portrait crop.
 
 import math
 
+import numpy as np
 import torch
 
 DEFAULT_RADIUS = 2.7
@@ -113,3 +114,14 @@ def project_points(points: torch.Tensor, cam2world: torch.Tensor, intrinsics: to
     uv = pc[..., :2] / z.clamp_min(1e-8)
     uv = uv * torch.stack([intrinsics[:, 0, 0], intrinsics[:, 1, 1]], -1)[:, None] + intrinsics[:, None, :2, 2]
     return torch.cat([uv, z], dim=-1)
+
+
+def turn_camera(cam2world: np.ndarray, yaw_deg: float, pivot=DEFAULT_PIVOT) -> np.ndarray:
+    """`cam2world [4, 4]` (numpy, box units) orbited by `yaw_deg` about the vertical axis through `pivot`:
+    the head seen turned. Positive yaw moves the camera towards the head's +x side, as `orbit_camera`."""
+    a = math.radians(yaw_deg)
+    turn = np.eye(4)
+    turn[[0, 0, 2, 2], [0, 2, 0, 2]] = [math.cos(a), math.sin(a), -math.sin(a), math.cos(a)]
+    shift = np.eye(4)
+    shift[:3, 3] = pivot
+    return shift @ turn @ np.linalg.inv(shift) @ np.asarray(cam2world, dtype=np.float64)
