@@ -16,6 +16,7 @@ them, so the texture does not flicker where the head does not change.
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import scipy.ndimage
 
@@ -65,7 +66,7 @@ class ProjectionConfig:
     """Exponent on the facing weight: higher prefers squarely facing surface more (angle strictness)."""
     feather: float = 0.02
     """Width of the blend ramp at the edge of what a view sees, as a fraction of the texture side."""
-    zbuffer_side: int = 384
+    zbuffer_side: int = 256
     """Longest side of each view's visibility z-buffer, laid over the head's box in that view."""
     depth_tolerance: float = 0.015
     """A surface point is visible when it is at most this much (box units) behind the z-buffer."""
@@ -75,51 +76,82 @@ class ProjectionConfig:
     """Texels both the frame and the reference must see before a gain is fitted."""
     gain_limits: tuple[float, float] = (0.5, 2.0)
     """Per-channel gains of the reference are kept in this range."""
+    field_factor: int = 4
+    """The field's colour (a blur) is laid out at 1/this of the texture side and upsampled; only the
+    triangles a view sees are rasterized at full size."""
+    reference_factor: int = 2
+    """The reference's layer is made at 1/this of the texture side (it is a fill; the frame is full size)."""
+
+
+class ViewVisibility:
+    """What one view sees of a mesh: its z-buffer, laid over the head's box in the view, made once."""
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, view: PhotoView, cfg: ProjectionConfig):
+        """vertices `[V, 3]`, faces `[F, 3]` (box units): the occluders."""
+        self.view, self.cfg = view, cfg
+        h, w = view.image.shape[:2]
+        pix, _ = project(vertices, view.cam2world, view.intrinsics)
+        self.lo = np.clip(pix.min(axis=0), 0, [w, h])
+        hi = np.clip(pix.max(axis=0), 0, [w, h])
+        self.empty = bool((hi - self.lo).min() < 1.0)
+        if self.empty:
+            return
+        self.scale = cfg.zbuffer_side / float((hi - self.lo).max())
+        self.zw = int(np.ceil((hi[0] - self.lo[0]) * self.scale))
+        self.zh = int(np.ceil((hi[1] - self.lo[1]) * self.scale))
+        sc = self.scale
+        to_z = np.array([[sc, 0, -self.lo[0] * sc], [0, sc, -self.lo[1] * sc], [0, 0, 1]])
+        raster = camera_raster(vertices, faces, view.cam2world, to_z @ view.intrinsics, self.zw, self.zh)
+        self.nearest = scipy.ndimage.minimum_filter(raster.depth, size=3, mode="nearest")  # conservative at edges
+
+    def weights(self, points: np.ndarray, normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Surface points `[K, 3]` with unit normals `[K, 3]` -> (weight `[K]` in 0..1: how much each may take
+        its colour from the view, xy `[K, 2]`: where it falls in the view's image, pixels)."""
+        view, cfg = self.view, self.cfg
+        xy, z = project(points, view.cam2world, view.intrinsics)
+        if self.empty:
+            return np.zeros(points.shape[0], np.float32), xy
+        h, w = view.image.shape[:2]
+        zx = np.clip(((xy[:, 0] - self.lo[0]) * self.scale).astype(np.int64), 0, self.zw - 1)
+        zy = np.clip(((xy[:, 1] - self.lo[1]) * self.scale).astype(np.int64), 0, self.zh - 1)
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h) & (z > 0)
+        visible = inside & (z <= self.nearest[zy, zx] + cfg.depth_tolerance)
+        centre = np.asarray(view.cam2world, dtype=np.float64)[:3, 3]
+        to_cam = centre - points
+        cos = np.einsum("kd,kd->k", normals, to_cam) / np.maximum(np.linalg.norm(to_cam, axis=1), 1e-9)
+        c0, c1 = np.cos(np.radians(cfg.grazing_deg)), np.cos(np.radians(cfg.full_weight_deg))
+        facing = np.clip((cos - c0) / max(c1 - c0, 1e-6), 0.0, 1.0) ** cfg.strictness
+        return np.where(visible, facing, 0.0).astype(np.float32), xy
 
 
 def view_weights(
     vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, normals: np.ndarray, view: PhotoView,
     cfg: ProjectionConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """How much each surface point may take its colour from `view`, and where it falls in the image.
-
-    vertices `[V, 3]`, faces `[F, 3]` (box units: the occluders), points `[K, 3]` and unit normals `[K, 3]`
-    of the texels. Returns `(weight [K]` in 0..1, `xy [K, 2]` pixel positions in `view.image`).
-    """
-    h, w = view.image.shape[:2]
-    pix, _ = project(vertices, view.cam2world, view.intrinsics)
-    lo = np.clip(pix.min(axis=0), 0, [w, h])
-    hi = np.clip(pix.max(axis=0), 0, [w, h])
-    xy, z = project(points, view.cam2world, view.intrinsics)
-    if (hi - lo).min() < 1.0:
-        return np.zeros(points.shape[0], np.float32), xy
-    scale = cfg.zbuffer_side / float((hi - lo).max())
-    zw, zh = int(np.ceil((hi[0] - lo[0]) * scale)), int(np.ceil((hi[1] - lo[1]) * scale))
-    to_z = np.array([[scale, 0, -lo[0] * scale], [0, scale, -lo[1] * scale], [0, 0, 1]])
-    raster = camera_raster(vertices, faces, view.cam2world, to_z @ view.intrinsics, zw, zh)
-    nearest = scipy.ndimage.minimum_filter(raster.depth, size=3, mode="nearest")  # conservative at depth edges
-    zx = np.clip(((xy[:, 0] - lo[0]) * scale).astype(np.int64), 0, zw - 1)
-    zy = np.clip(((xy[:, 1] - lo[1]) * scale).astype(np.int64), 0, zh - 1)
-    inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h) & (z > 0)
-    visible = inside & (z <= nearest[zy, zx] + cfg.depth_tolerance)
-    centre = np.asarray(view.cam2world, dtype=np.float64)[:3, 3]
-    to_cam = centre - points
-    cos = np.einsum("kd,kd->k", normals, to_cam) / np.maximum(np.linalg.norm(to_cam, axis=1), 1e-9)
-    c0, c1 = np.cos(np.radians(cfg.grazing_deg)), np.cos(np.radians(cfg.full_weight_deg))
-    facing = np.clip((cos - c0) / max(c1 - c0, 1e-6), 0.0, 1.0) ** cfg.strictness
-    return np.where(visible, facing, 0.0).astype(np.float32), xy
+    """How much each surface point may take its colour from `view`, and where it falls in the image
+    (`ViewVisibility(vertices, faces, view, cfg).weights(points, normals)`): not hidden behind the mesh
+    (vertices `[V, 3]`, faces `[F, 3]`, box units), facing the camera, inside the image."""
+    return ViewVisibility(vertices, faces, view, cfg).weights(points, normals)
 
 
-def feathered(weight: np.ndarray, covered: np.ndarray, width: float) -> np.ndarray:
+def feathered(weight: np.ndarray, covered: np.ndarray, width: float, block: int = 1) -> np.ndarray:
     """Ramp a texel weight map `[T, T]` to zero over `width` texels towards the texels it does not see
-    (texels the mesh does not cover, `covered [T, T]` False, do not count as edges)."""
+    (texels the mesh does not cover, `covered [T, T]` False, do not count as edges). With `block` > 1 the
+    distance is measured on a grid that many times coarser (a block is inside when all its texels are)."""
     if width <= 0 or not (weight > 0).any():
         return weight
     inside = (weight > 0) | ~covered
     if inside.all():
         return weight
-    ramp = np.clip(scipy.ndimage.distance_transform_edt(inside) / width, 0.0, 1.0)
-    return (weight * ramp).astype(np.float32)
+    if block > 1 and inside.shape[0] % block == 0 and inside.shape[1] % block == 0:
+        t = inside.shape[0]
+        coarse = inside.reshape(t // block, block, -1, block).all(axis=(1, 3))
+        dist = scipy.ndimage.distance_transform_edt(coarse) * block
+        dist = cv2.resize(dist.astype(np.float32), inside.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        dist = np.where(inside, np.maximum(dist, 1.0), 0.0)
+    else:
+        dist = scipy.ndimage.distance_transform_edt(inside)
+    return (weight * np.clip(dist / width, 0.0, 1.0)).astype(np.float32)
 
 
 class TextureBlender:
@@ -165,58 +197,75 @@ class TextureBlender:
         and `"gain"`: the reference's per-channel gain.
         """
         cfg = self.cfg
-        texel, face, bary = rasterize_uv(uv, faces, size)
-        covered = np.zeros((size, size), bool)
-        covered[texel[:, 0], texel[:, 1]] = True
-        corners = faces[face]
-        points = np.einsum("kj,kjd->kd", bary, vertices[corners].astype(np.float64))
-        n = np.einsum("kj,kjd->kd", bary, normals[corners].astype(np.float64))
-        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
-        field = np.einsum("kj,kjd->kd", bary, colours[corners].astype(np.float64)).astype(np.float32)
-        feather = cfg.feather * size
-
-        def layer(view: PhotoView, name: str) -> tuple[np.ndarray, np.ndarray]:
-            weight, xy = view_weights(vertices, faces, points, n, view, cfg)
-            grid = np.zeros((size, size), np.float32)
-            grid[texel[:, 0], texel[:, 1]] = weight
-            grid = self._smooth(name, feathered(grid, covered, feather))
-            weight = grid[texel[:, 0], texel[:, 1]]
-            colour = field.copy()
-            seen = weight > 0
-            colour[seen] = sample_bilinear(view.image, xy[seen]) / 255.0  # full-size pixels
-            return weight, colour
-
+        field, covered = self._field_layer(faces, uv, colours, size)
         if frame is not None:
-            w_f, c_f = layer(frame.check(), "frame")
-            full = np.zeros((size, size, 3), np.float32)
-            full[texel[:, 0], texel[:, 1]] = c_f
-            wmap = np.zeros((size, size), np.float32)
-            wmap[texel[:, 0], texel[:, 1]] = w_f
-            self._last_frame = (full, wmap)
+            w_f, c_f = self._view_layer(frame.check(), "frame", vertices, faces, uv, normals, covered, size)
+            self._last_frame = (c_f, w_f)
         elif self._last_frame is not None and self._last_frame[1].shape == (size, size):
-            full, wmap = self._last_frame
-            w_f, c_f = wmap[texel[:, 0], texel[:, 1]], full[texel[:, 0], texel[:, 1]]
+            c_f, w_f = self._last_frame
         else:
-            w_f, c_f = np.zeros(texel.shape[0], np.float32), field
+            c_f, w_f = field, np.zeros((size, size), np.float32)
+        fill = field
+        w_r = np.zeros((size, size), np.float32)
         if self.reference is not None:
-            w_r, c_r = layer(self.reference, "reference")
+            side = size // cfg.reference_factor if size % cfg.reference_factor == 0 else size
+            w_r, c_r = self._view_layer(self.reference, "reference", vertices, faces, uv, normals, covered, side)
+            if side != size:
+                w_r = cv2.resize(w_r, (size, size), interpolation=cv2.INTER_LINEAR)
+                c_r = cv2.resize(c_r, (size, size), interpolation=cv2.INTER_LINEAR)
             both = (w_f > 0.5) & (w_r > 0.5)
             if frame is not None and both.sum() >= cfg.min_overlap:
                 num = (c_f[both] * c_r[both]).sum(axis=0)
                 den = np.maximum((c_r[both] ** 2).sum(axis=0), 1e-6)
                 fitted = np.clip(num / den, *cfg.gain_limits)
                 self.gain = (cfg.smoothing * fitted + (1 - cfg.smoothing) * self.gain).astype(np.float32)
-            c_r = np.clip(c_r * self.gain, 0.0, 1.0)
-        else:
-            w_r, c_r = np.zeros(texel.shape[0], np.float32), field
-        fill = w_r[:, None] * c_r + (1 - w_r[:, None]) * field
-        colour = w_f[:, None] * c_f + (1 - w_f[:, None]) * fill
-        image = np.zeros((size, size, 3), np.float32)
-        image[texel[:, 0], texel[:, 1]] = colour
-        image = dilate_texture(image, covered)
-        k = max(texel.shape[0], 1)
-        share_f = float(w_f.sum() / k)
-        share_r = float(((1 - w_f) * w_r).sum() / k)
+            fill = field + w_r[..., None] * (np.clip(c_r * self.gain, 0.0, 1.0) - field)
+        image = fill + w_f[..., None] * (c_f - fill)
+        k = max(int(covered.sum()), 1)
+        share_f = float(w_f[covered].sum() / k)
+        share_r = float(((1 - w_f[covered]) * w_r[covered]).sum() / k)
         info = {"frame": round(share_f, 4), "reference": round(share_r, 4),
                 "field": round(1.0 - share_f - share_r, 4), "gain": [round(float(g), 4) for g in self.gain]}
         return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), info
+
+    def _field_layer(self, faces, uv, colours, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The field's colour `[size, size, 3]` (laid out at a fraction of the size, dilated, upsampled) and
+        the texels the mesh covers `[size, size]` bool."""
+        factor = self.cfg.field_factor if size % self.cfg.field_factor == 0 else 1
+        low = size // factor
+        texel, face, bary = rasterize_uv(uv, faces, low)
+        image = np.zeros((low, low, 3), np.float32)
+        filled = np.zeros((low, low), bool)
+        image[texel[:, 0], texel[:, 1]] = np.einsum("kj,kjd->kd", bary, colours[faces[face]].astype(np.float32))
+        filled[texel[:, 0], texel[:, 1]] = True
+        image = dilate_texture(image, filled)
+        if factor == 1:
+            return image, filled
+        up = cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
+        covered = cv2.resize(filled.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST).astype(bool)
+        return up, covered
+
+    def _view_layer(self, view: PhotoView, name: str, vertices, faces, uv, normals, covered, side: int):
+        """One view's smoothed, feathered weight `[side, side]` and its colours `[side, side, 3]` (0..1), from
+        the triangles with a corner the view sees, rasterized at `side`."""
+        cfg = self.cfg
+        visibility = ViewVisibility(vertices, faces, view, cfg)
+        w_vertex, _ = visibility.weights(vertices.astype(np.float64), normals.astype(np.float64))
+        seen_faces = faces[(w_vertex[faces] > 0).any(axis=1)]
+        weight = np.zeros((side, side), np.float32)
+        colour = np.zeros((side, side, 3), np.float32)
+        if seen_faces.shape[0]:
+            texel, face, bary = rasterize_uv(uv, seen_faces, side)
+            corners = seen_faces[face]
+            points = np.einsum("kj,kjd->kd", bary, vertices[corners].astype(np.float64))
+            n = np.einsum("kj,kjd->kd", bary, normals[corners].astype(np.float64))
+            n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
+            w, xy = visibility.weights(points, n)
+            keep = w > 0
+            weight[texel[keep, 0], texel[keep, 1]] = w[keep]
+            colour[texel[keep, 0], texel[keep, 1]] = sample_bilinear(view.image, xy[keep]) / 255.0  # full size
+        if side != covered.shape[0]:
+            covered = cv2.resize(covered.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST).astype(bool)
+        block = self.cfg.field_factor if side % self.cfg.field_factor == 0 else 1
+        weight = self._smooth(name, feathered(weight, covered, cfg.feather * side, block))
+        return weight, colour

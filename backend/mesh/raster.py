@@ -85,10 +85,11 @@ def zbuffer(points: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int
         return out
     z = np.einsum("kj,kj->k", bary, depth[faces[face]])
     key = pixel[:, 0] * width + pixel[:, 1]
-    order = np.lexsort((z, key))
-    first = order[np.unique(key[order], return_index=True)[1]]  # nearest candidate of each pixel
-    r, c = pixel[first, 0], pixel[first, 1]
-    out.face[r, c], out.bary[r, c], out.depth[r, c] = face[first], bary[first], z[first]
+    nearest = np.full(height * width, np.inf)
+    np.minimum.at(nearest, key, z)
+    win = np.flatnonzero(z <= nearest[key])  # the nearest candidate of each pixel (of equals, the last)
+    r, c = pixel[win, 0], pixel[win, 1]
+    out.face[r, c], out.bary[r, c], out.depth[r, c] = face[win], bary[win], z[win]
     return out
 
 
