@@ -10,7 +10,7 @@ from backend.models.fusion import METHODS
 from backend.models.weights import load_networks
 
 SMALL = NxNConfig(clips=3, frames=3, views=2, input_size=128, eval_size=32, n_coarse=16, n_fine=16, detail_every=0,
-                  strip_frames=3)
+                  strip_frames=3, mesh_resolution=48, mesh_texture_size=128)
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +40,16 @@ def test_report_has_every_method_and_the_goals(result, tmp_path):
         assert 5 < s[m]["psnr_novel"] < 60 and s[m]["temporal_variation"] >= 0
         assert len(s[m]["psnr_matrix"]) == 2
     assert s["views_yaw_deg"] == [-60.0, 60.0]
+    # the textured-mesh rows: projection from the input view beats the field's colour seen from that view
+    projected, field = s["mesh_projected"], s["mesh_field"]
+    assert projected["psnr_input"] > field["psnr_input"] + 0.5, (projected, field)
     # the prior never changes, the truth does: every change it misses counts
     assert s["static_prior"]["temporal_variation"] > 0 and 5 < s["static_prior"]["psnr"] < 60
     js, md, png = write_report(result, tmp_path / "nxn.json")
     data = json.loads(js.read_text())
     assert set(METHODS) <= set(data["nxn"]) and "psnr_novel_gain_db" in data["nxn"]["goals"]
     assert "| fused |" in md.read_text() and "prior shown unchanged" in md.read_text()
+    assert "| projected |" in md.read_text() and "mesh_field" in data["nxn"]
     assert png.stat().st_size > 10_000
 
 
