@@ -1,8 +1,7 @@
-"""The server's jobs: each job's persistent record with what the server knows of it while it runs, the
-clients fetching its frames, and the jobs of a store as a restarted server finds them."""
+"""The server's jobs: each job's persistent record with what the server knows of it while it runs, and the
+jobs of a store as a restarted server finds them."""
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from backend.run.task import WorkTask
 from headfuse_wire import protocol as P
@@ -44,18 +43,6 @@ class Job:
         rec["options"] = dict(self.record["options"])
         rec["error"] = self.record.get("error")
         return rec
-
-
-@dataclass
-class Subscription:
-    """One client fetching one job's frames."""
-
-    next_seq: int
-    """The next frame to send."""
-    credit: int
-    """Frames the client still has room for."""
-    last_seen: float = field(default_factory=time.monotonic)
-    """When the client was last heard from."""
 
 
 def load_jobs(store) -> list[Job]:

@@ -2,7 +2,8 @@
 processes, or actors on a Ray cluster with `ServerConfig.ray`) and the crash-safe job store.
 
 The server is the broker: one thread (`Server.serve`) polls the socket and the pool, keeps each job's
-state, and streams stored frames to the clients that fetch them. Guarantees:
+state (`jobs`), takes its inputs in (`uploads`) and streams stored frames to the clients that fetch them
+(`streaming`). Guarantees:
 
 - A frame is announced only after its file is in the store (the worker writes it, then reports).
 - Credits: a client fetching a job is sent at most as many FRAMEs as it has granted (FETCH gives
@@ -16,7 +17,6 @@ state, and streams stored frames to the clients that fetch them. Guarantees:
 """
 
 import errno
-import hashlib
 import logging
 import os
 import time
@@ -27,10 +27,11 @@ import zmq
 from backend.execution.store import JobStore
 from backend.run.task import WorkTask
 from backend.server.config import ServerConfig
-from backend.server.jobs import Job, Subscription, load_jobs
-from backend.server.security import Refused, enable_curve, local_input_path
+from backend.server.jobs import Job, load_jobs
+from backend.server.security import Refused, enable_curve
+from backend.server.streaming import Streams
+from backend.server.uploads import UploadCorrupt, admit, all_received, receive_chunk
 from headfuse_wire import protocol as P
-from headfuse_wire.options import OptionError
 
 log = logging.getLogger("headfuse.server")
 
@@ -42,7 +43,7 @@ class Server:
         self.cfg = cfg
         self.store = JobStore(cfg.store)
         self.jobs: dict[str, Job] = {}
-        self.subs: dict[tuple[bytes, str], Subscription] = {}
+        self.streams = Streams(self._send)
         self.pool = None
         self.endpoint: str | None = None
         self._running = False
@@ -124,12 +125,17 @@ class Server:
     def serve(self) -> None:
         """Run the event loop until `stop()`."""
         self._running = True
+        waitable = getattr(self.pool, "fds", None)  # Ray's pool has nothing to wait on: poll it often
+        poller, registered = zmq.Poller(), set()
+        poller.register(self._sock, zmq.POLLIN)
         while self._running:
-            poller = zmq.Poller()  # the socket and whatever the pool's workers can wake us with
-            poller.register(self._sock, zmq.POLLIN)
-            waitable = getattr(self.pool, "fds", None)  # Ray's pool has nothing to wait on: poll it often
-            for fd in waitable() if waitable else []:
-                poller.register(fd, zmq.POLLIN)
+            fds = set(waitable()) if waitable else set()
+            if fds != registered:  # a worker was replaced: wait on the new one's pipe
+                for fd in registered - fds:
+                    poller.unregister(fd)
+                for fd in fds - registered:
+                    poller.register(fd, zmq.POLLIN)
+                registered = fds
             try:
                 events = dict(poller.poll(timeout=20 if waitable is None and self.pool.pending() else 100))
             except zmq.ZMQError as exc:
@@ -174,7 +180,7 @@ class Server:
             return False
         except zmq.ZMQError as exc:
             if exc.errno == errno.EHOSTUNREACH:
-                self._drop_peer(peer)
+                self.streams.drop_peer(peer)
                 return None
             raise
 
@@ -186,10 +192,6 @@ class Server:
     def _error(self, peer: bytes, code: str, message: str, req=None, job=None, index=None) -> None:
         self._send(peer, P.error(code, message, req=req, job=job, index=index))
 
-    def _drop_peer(self, peer: bytes) -> None:
-        for key in [k for k in self.subs if k[0] == peer]:
-            del self.subs[key]
-
     # ------------------------------------------------------------------ requests
 
     def _handle(self, frames: list) -> None:
@@ -200,9 +202,7 @@ class Server:
         except P.ProtocolError as exc:
             self._error(peer, exc.code, exc.message, req=req)
             return
-        for key, sub in self.subs.items():
-            if key[0] == peer:
-                sub.last_seen = time.monotonic()
+        self.streams.seen(peer)
         try:
             getattr(self, f"_on_{msg.type.lower()}")(peer, msg.header, msg)
         except Refused as exc:
@@ -246,111 +246,41 @@ class Server:
         self._reply(peer, "HEARTBEAT", {}, h.get("req"))
 
     def _on_submit(self, peer: bytes, h: dict, msg) -> None:
-        cfg = self.cfg
-        opts = h["options"]
-        try:
-            options = cfg.defaults.from_wire({k: v for k, v in opts.items() if k != "name"}).to_wire()
-        except OptionError as exc:
-            raise Refused("bad_options", str(exc)) from None
-        if sum(1 for j in self.jobs.values() if j.state == "queued") >= cfg.max_queued_jobs:
-            raise Refused("busy", f"{cfg.max_queued_jobs} jobs are already queued; try again later")
-        inputs, uploads, total = {}, [], 0
-        limits = {"video": cfg.max_video_bytes, "reference": cfg.max_reference_bytes}
-        for name in P.INPUT_FILES:
-            spec = h["inputs"][name]
-            if "path" in spec:
-                if set(spec) - {"path"}:
-                    raise Refused("bad_message", f"SUBMIT.inputs.{name}: give either path or filename/size/sha256")
-                inputs[name] = {"path": local_input_path(self._allowed, name, spec["path"]), "local": True}
-                continue
-            missing = [k for k in ("filename", "size", "sha256") if k not in spec]
-            if missing:
-                raise Refused("bad_message", f"SUBMIT.inputs.{name}: missing {', '.join(missing)} for an upload")
-            if spec["size"] == 0:
-                raise Refused("bad_video" if name == "video" else "bad_reference", f"{name}: the file is empty")
-            if spec["size"] > limits[name]:
-                msg = f"{name} is {spec['size']} bytes; this server accepts at most {limits[name]}"
-                raise Refused("too_large", msg)
-            total += spec["size"]
-            inputs[name] = {**spec, "received": 0, "local": False}
-            uploads.append(name)
-        if total > cfg.max_job_upload_bytes:
-            raise Refused("too_large", f"uploads total {total} bytes; the per-job limit is {cfg.max_job_upload_bytes}")
-        job_id = self.store.new_job_id()
-        for name in uploads:
-            inputs[name]["path"] = str(self.store.input_path(job_id, name, inputs[name]["filename"]))
-        record = {
-            "job": job_id,
-            "state": "uploading" if uploads else "queued",
-            "name": opts.get("name", ""),
-            "created": time.time(),
-            "options": options,
-            "inputs": inputs,
-            "frames_total": None,
-            "ok": 0,
-            "held": 0,
-            "skipped": 0,
-            "error": None,
-            "attempts": 0,
-        }
-        self.store.create(record)
-        for name in uploads:
-            Path(inputs[name]["path"]).touch()
+        queued = sum(1 for j in self.jobs.values() if j.state == "queued")
+        record, uploads = admit(self.cfg, self.store, self._allowed, h, queued)
         job = Job(record)
-        self.jobs[job_id] = job
-        self._reply(peer, "ACCEPTED", {"job": job_id, "uploads": uploads, "chunk_size": cfg.chunk_size}, h.get("req"))
+        self.jobs[job.id] = job
+        self._reply(peer, "ACCEPTED", {"job": job.id, "uploads": uploads, "chunk_size": self.cfg.chunk_size},
+                    h.get("req"))
         if not uploads:
             self._enqueue(job)
-        log.info("job %s submitted (%s)", job_id, "uploading" if uploads else "local paths")
+        log.info("job %s submitted (%s)", job.id, "uploading" if uploads else "local paths")
 
     def _on_upload(self, peer: bytes, h: dict, msg) -> None:
         job = self._job(h)
-        name = h["file"]
-        if job.state != "uploading":
-            raise Refused("bad_state", f"job {job.id} is {job.state}, not uploading")
-        spec = job.record["inputs"][name]
-        if spec.get("local"):
-            raise Refused("bad_state", f"job {job.id}: {name} was given as a local path, not an upload")
         chunk = msg.buffers.get("chunk")
         if chunk is None:
             raise Refused("bad_message", "UPLOAD: expected one buffer named chunk")
-        n = memoryview(chunk).nbytes
-        if h["offset"] != spec["received"]:
-            raise Refused("bad_upload", f"{name}: chunk at offset {h['offset']}, expected offset {spec['received']}")
-        if spec["received"] + n > spec["size"]:
-            raise Refused("too_large", f"{name}: more than the {spec['size']} bytes declared in SUBMIT")
-        if spec["received"] < spec["size"]:
-            with open(spec["path"], "r+b") as f:
-                f.seek(spec["received"])
-                f.write(chunk)
-            spec["received"] += n
-        complete = spec["received"] == spec["size"]
-        if complete:
-            digest = hashlib.sha256()
-            with open(spec["path"], "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-            if digest.hexdigest() != spec["sha256"]:
-                msg = f"{name}: SHA-256 of the upload differs from the one given in SUBMIT"
-                self._finish(job, "failed", ("bad_upload", msg, None))
-                raise Refused("bad_upload", msg)
-        header = {"job": job.id, "file": name, "received": spec["received"], "complete": complete}
+        try:
+            complete = receive_chunk(job.record, h["file"], h["offset"], chunk)
+        except UploadCorrupt as exc:
+            self._finish(job, "failed", (exc.code, exc.message, None))
+            raise
+        received = job.record["inputs"][h["file"]]["received"]
+        header = {"job": job.id, "file": h["file"], "received": received, "complete": complete}
         self._reply(peer, "UPLOADED", header, h.get("req"))
-        if complete and all(s.get("local") or s["received"] == s["size"] for s in job.record["inputs"].values()):
+        if complete and all_received(job.record):
             job.record["state"] = "queued"
             self._enqueue(job)
 
     def _on_fetch(self, peer: bytes, h: dict, msg) -> None:
         job = self._job(h)
-        self.subs[(peer, job.id)] = Subscription(h["from_seq"], h["credit"])
+        self.streams.fetch(peer, job.id, h["from_seq"], h["credit"])
         self._send_progress(job, peers=[peer])
         self._pump(job)
 
     def _on_credit(self, peer: bytes, h: dict, msg) -> None:
-        sub = self.subs.get((peer, h["job"]))
-        if sub is None:
-            raise Refused("not_subscribed", f"CREDIT for job {h['job']}, which this connection is not fetching: FETCH")
-        sub.credit = min(P.MAX_CREDIT, sub.credit + h["credit"])
+        self.streams.add_credit(peer, h["job"], h["credit"])
         self._pump(self.jobs[h["job"]])
 
     def _on_cancel(self, peer: bytes, h: dict, msg) -> None:
@@ -371,28 +301,17 @@ class Server:
     # ------------------------------------------------------------------ streaming
 
     def _pump(self, job: Job) -> None:
-        for (peer, job_id), sub in list(self.subs.items()):
-            if job_id != job.id:
-                continue
-            while sub.credit > 0 and sub.next_seq < job.frames_done:
-                header, buffers = self.store.read_frame(job.id, sub.next_seq)
-                sent = self._send(peer, P.encode("FRAME", header, buffers, validate=False))
-                if not sent:
-                    break
-                sub.next_seq += 1
-                sub.credit -= 1
-            if (peer, job_id) in self.subs and job.state in P.FINAL_STATES and sub.next_seq >= job.frames_done:
-                if self._send_final(peer, job) is not False:
-                    self.subs.pop((peer, job_id), None)
+        self.streams.pump(job, lambda seq: self.store.read_frame(job.id, seq), lambda: self._final(job))
 
-    def _send_final(self, peer: bytes, job: Job) -> bool | None:
+    def _final(self, job: Job) -> list:
+        """The message that closes a finished job's stream: ERROR for a failed job, DONE otherwise."""
         rec = job.record
         if job.state == "failed":
             err = rec["error"] or {"code": "internal", "message": "failed", "index": None}
-            return self._send(peer, P.error(err["code"], err["message"], job=job.id, index=err.get("index")))
+            return P.error(err["code"], err["message"], job=job.id, index=err.get("index"))
         header = {"job": job.id, "state": job.state, "frames": job.frames_done}
         header.update({k: rec[k] for k in ("ok", "held", "skipped")})
-        return self._send(peer, P.encode("DONE", header))
+        return P.encode("DONE", header)
 
     def _send_progress(self, job: Job, peers=None) -> None:
         job.last_progress = time.monotonic()
@@ -403,7 +322,7 @@ class Server:
             "frames_total": job.record["frames_total"],
         }
         frames = P.encode("PROGRESS", header)
-        targets = peers if peers is not None else [p for (p, j) in self.subs if j == job.id]
+        targets = peers if peers is not None else self.streams.peers(job.id)
         for peer in targets:
             self._send(peer, frames)
 
@@ -488,16 +407,11 @@ class Server:
         if now - self._last_heartbeat < self.cfg.heartbeat_s:
             return
         self._last_heartbeat = now
-        peers = set()
-        for key, sub in list(self.subs.items()):
-            if now - sub.last_seen > self.cfg.peer_timeout_s:
-                del self.subs[key]
-            else:
-                peers.add(key[0])
+        self.streams.expire(self.cfg.peer_timeout_s)
         beat = P.encode("HEARTBEAT", {})
-        for peer in peers:
+        for peer in self.streams.peers():
             self._send(peer, beat)
-        for job_id in {j for (_, j) in self.subs}:
+        for job_id in self.streams.jobs():
             self._pump(self.jobs[job_id])
 
 
