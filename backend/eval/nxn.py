@@ -244,15 +244,7 @@ def evaluate_clip(lifter: Lifter, fusion: FusionNet, clip: dict, cfg: NxNConfig,
             for t in range(T):
                 pred[i, :, t] = render_views(decoder, planes[i, t][None], clip["c2w"][:, t], clip["K"], cfg.eval_size,
                                              rcfg)
-        truth = clip["truth"]  # [N, T, 3, r, r]
-        ps = torch.zeros(N, N)
-        ss = torch.zeros(N, N)
-        tv = torch.zeros(N, N)
-        for i in range(N):
-            for j in range(N):
-                ps[i, j] = psnr(pred[i, j], truth[j]).mean()
-                ss[i, j] = ssim(pred[i, j], truth[j]).mean()
-                tv[i, j] = _tv(pred[i, j], truth[j])
+        scores = view_matrices(pred, clip["truth"])
         nme, failed, chamfer = [], 0, []
         for i in range(N):
             for k, t in enumerate(detail):
@@ -271,9 +263,7 @@ def evaluate_clip(lifter: Lifter, fusion: FusionNet, clip: dict, cfg: NxNConfig,
                 except EmptySurfaceError:
                     chamfer.append(float("nan"))
         result[method] = {
-            "psnr_matrix": ps,
-            "ssim_matrix": ss,
-            "tv_matrix": tv,
+            **scores,
             "nme": nme,
             "landmark_failures": failed,
             "chamfer": chamfer,
@@ -330,17 +320,20 @@ def mesh_rows(decoder: Lifter, planes: torch.Tensor, clip: dict, cfg: NxNConfig)
                     cam = clip["c2w"][j, t].double().numpy()
                     img, _ = render_textured(verts, mesh.faces, mesh.uv, mesh.texture, cam, K, r, r, (BACKGROUND,) * 3)
                     preds[texture][i, j, t] = torch.from_numpy(img).permute(2, 0, 1).float() / 255.0
-    out = {}
-    truth = clip["truth"]
-    for texture, pred in preds.items():
-        ps, ss, tv = torch.zeros(N, N), torch.zeros(N, N), torch.zeros(N, N)
-        for i in range(N):
-            for j in range(N):
-                ps[i, j] = psnr(pred[i, j], truth[j]).mean()
-                ss[i, j] = ssim(pred[i, j], truth[j]).mean()
-                tv[i, j] = _tv(pred[i, j], truth[j])
-        out[texture] = {"psnr_matrix": ps, "ssim_matrix": ss, "tv_matrix": tv}
-    return out
+    return {texture: view_matrices(pred, clip["truth"]) for texture, pred in preds.items()}
+
+
+def view_matrices(pred: torch.Tensor, truth: torch.Tensor) -> dict:
+    """Renders `pred [N, N, T, 3, r, r]` (input view, evaluated view, frame) against `truth [N, T, 3, r, r]`:
+    `psnr_matrix`, `ssim_matrix` and `tv_matrix` `[N, N]` (mean over frames; temporal variation per view)."""
+    n = pred.shape[0]
+    ps, ss, tv = torch.zeros(n, n), torch.zeros(n, n), torch.zeros(n, n)
+    for i in range(n):
+        for j in range(n):
+            ps[i, j] = psnr(pred[i, j], truth[j]).mean()
+            ss[i, j] = ssim(pred[i, j], truth[j]).mean()
+            tv[i, j] = _tv(pred[i, j], truth[j])
+    return {"psnr_matrix": ps, "ssim_matrix": ss, "tv_matrix": tv}
 
 
 def _reported(per_clip: list[dict]) -> list[str]:
@@ -355,33 +348,12 @@ def _summarize(per_clip: list[dict], yaw: torch.Tensor, cfg: NxNConfig) -> dict:
         for j in range(N):
             occluded[i, j] = abs(float(yaw[i])) >= cfg.occluded_min_yaw and float(yaw[i]) * float(yaw[j]) < 0
     summary = {}
-    for method in _reported(per_clip):
-        ps = torch.stack([c[method]["psnr_matrix"] for c in per_clip]).mean(0)
-        ss = torch.stack([c[method]["ssim_matrix"] for c in per_clip]).mean(0)
-        tv = torch.stack([c[method]["tv_matrix"] for c in per_clip]).mean(0)
-        nme = [x for c in per_clip for x in c[method]["nme"]]
-        chamfer = [x for c in per_clip for x in c[method]["chamfer"] if not math.isnan(x)]
-        summary[method] = {
-            "psnr": round(float(ps.mean()), 3),
-            "psnr_input": round(float(ps.diagonal().mean()), 3),
-            "psnr_novel": round(float(ps[off].mean()), 3),
-            "psnr_occluded": round(float(ps[occluded].mean()), 3) if occluded.any() else None,
-            "ssim": round(float(ss.mean()), 4),
-            "ssim_novel": round(float(ss[off].mean()), 4),
-            "temporal_variation": round(float(tv[off].mean()), 4),
-            "landmark_nme": round(float(np.mean(nme)), 4) if nme else None,
-            "landmark_failures": sum(c[method]["landmark_failures"] for c in per_clip),
-            "chamfer_mm": round(float(np.mean(chamfer)), 3) if chamfer else None,
-            "psnr_matrix": [[round(float(v), 2) for v in row] for row in ps],
-        }
-    for texture in MESH_TEXTURES:
-        key = f"mesh_{texture}"
-        if key not in per_clip[0]:
-            continue
+
+    def image_scores(key: str) -> dict:
         ps = torch.stack([c[key]["psnr_matrix"] for c in per_clip]).mean(0)
         ss = torch.stack([c[key]["ssim_matrix"] for c in per_clip]).mean(0)
         tv = torch.stack([c[key]["tv_matrix"] for c in per_clip]).mean(0)
-        summary[key] = {
+        return {
             "psnr": round(float(ps.mean()), 3),
             "psnr_input": round(float(ps.diagonal().mean()), 3),
             "psnr_novel": round(float(ps[off].mean()), 3),
@@ -391,6 +363,18 @@ def _summarize(per_clip: list[dict], yaw: torch.Tensor, cfg: NxNConfig) -> dict:
             "temporal_variation": round(float(tv[off].mean()), 4),
             "psnr_matrix": [[round(float(v), 2) for v in row] for row in ps],
         }
+
+    for method in _reported(per_clip):
+        nme = [x for c in per_clip for x in c[method]["nme"]]
+        chamfer = [x for c in per_clip for x in c[method]["chamfer"] if not math.isnan(x)]
+        summary[method] = {
+            **image_scores(method),
+            "landmark_nme": round(float(np.mean(nme)), 4) if nme else None,
+            "landmark_failures": sum(c[method]["landmark_failures"] for c in per_clip),
+            "chamfer_mm": round(float(np.mean(chamfer)), 3) if chamfer else None,
+        }
+    for key in [f"mesh_{t}" for t in MESH_TEXTURES if f"mesh_{t}" in per_clip[0]]:
+        summary[key] = image_scores(key)
     summary["skipped_frames"] = sum(c["skipped_frames"] for c in per_clip)
     summary["static_prior"] = {
         "psnr": round(float(np.mean([c["static_prior"]["psnr"] for c in per_clip])), 3),
