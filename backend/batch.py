@@ -60,7 +60,7 @@ class Clip:
     frames: dict = field(default_factory=dict)
     """Manifest entries of finished frames with a mesh, by source index."""
     skipped: dict = field(default_factory=dict)
-    """Reasons of finished frames without a mesh, by source index."""
+    """Manifest entries of finished frames without a mesh (index, reason, cut), by source index."""
     held: int = 0
     """Frames whose face was lost and the last good view reused."""
     error: str | None = None
@@ -278,7 +278,7 @@ class Batch:
         ):
             return False  # fmt: skip
         clip.frames = {fr["index"]: fr for fr in frames}
-        clip.skipped = {sk["index"]: sk["reason"] for sk in skipped}
+        clip.skipped = {sk["index"]: sk for sk in skipped}
         clip.held = sum(fr["status"] == "held" for fr in frames)
         clip.elapsed_s = float(manifest.get("elapsed_s", 0.0))
         clip.kept = True
@@ -312,7 +312,7 @@ class Batch:
         if index in clip.frames or index in clip.skipped:
             return 0  # a retried chunk re-announcing a frame that is already stored
         if event["status"] == "skipped":
-            clip.skipped[index] = event["reason"]
+            clip.skipped[index] = {"index": index, "reason": event["reason"], "cut": event.get("cut", False)}
             return 1
         clip.held += event["status"] == "held"
         clip.frames[index] = {**event["entry"], "seq": event["seq"]}
@@ -322,7 +322,7 @@ class Batch:
         if clip.name in self._started:
             clip.elapsed_s = time.perf_counter() - self._started[clip.name]
         if clip.error is None and clip.frames_done and not clip.frames:
-            reasons = Counter(_reason_kind(r) for r in clip.skipped.values()).most_common(1)
+            reasons = Counter(_reason_kind(sk["reason"]) for sk in clip.skipped.values()).most_common(1)
             clip.error = f"no_face: no usable face in any of the {clip.frames_done} frames ({reasons[0][0]})"
         self._write(clip)
 
@@ -338,7 +338,7 @@ class Batch:
         d = self.out / clip.name
         manifest = dict(self._manifests[clip.name])
         manifest["frames"] = list(clip.frames.values())
-        manifest["skipped"] = [{"index": k, "reason": r} for k, r in clip.skipped.items()]
+        manifest["skipped"] = list(clip.skipped.values())
         manifest["error"] = clip.error
         manifest["elapsed_s"] = round(clip.elapsed_s, 2)
         mf.write_manifest(d, manifest)
@@ -370,10 +370,12 @@ def _reason_kind(reason: str | None) -> str:
 
 
 def summary_rows(clips: list[Clip]) -> list[dict]:
-    """One plain dict per clip: name, video, frames, ok, held, skipped, skip reasons with counts, error."""
+    """One plain dict per clip: name, video, frames, ok, held, skipped, skip reasons with counts, shots (and
+    how many show the reference person), error."""
     rows = []
     for c in clips:
-        reasons = Counter(_reason_kind(r) for r in c.skipped.values())
+        reasons = Counter(_reason_kind(sk["reason"]) for sk in c.skipped.values())
+        shots = mf.shots(list(c.frames.values()), list(c.skipped.values()))
         rows.append(
             {
                 "clip": c.name,
@@ -384,6 +386,8 @@ def summary_rows(clips: list[Clip]) -> list[dict]:
                 "held": c.held,
                 "skipped": len(c.skipped),
                 "skip_reasons": dict(reasons.most_common()),
+                "shots": len(shots),
+                "shots_with_reference": sum(sh["reference"] for sh in shots),
                 "error": c.error,
                 "kept": c.kept,
                 "seconds": round(c.elapsed_s, 1),
@@ -395,13 +399,14 @@ def summary_rows(clips: list[Clip]) -> list[dict]:
 def summary_table(clips: list[Clip]) -> str:
     """The end-of-batch table (one line per clip) as text."""
     rows = summary_rows(clips)
-    head = ("clip", "frames", "ok", "held", "skipped", "skipped because", "error")
+    head = ("clip", "frames", "ok", "held", "skipped", "shots (reference in)", "skipped because", "error")
     lines = []
     for r in rows:
         why = "; ".join(f"{n}x {k}" for k, n in r["skip_reasons"].items()) or "-"
         total = r["frames_total"] if r["frames_total"] is not None else "?"
         lines.append(
-            (r["clip"], f"{r['frames']}/{total}", str(r["ok"]), str(r["held"]), str(r["skipped"]), why,
+            (r["clip"], f"{r['frames']}/{total}", str(r["ok"]), str(r["held"]), str(r["skipped"]),
+             f"{r['shots']} ({r['shots_with_reference']})", why,
              r["error"] or ("- (kept from an earlier run)" if r["kept"] else "-"))
         )  # fmt: skip
     widths = [min(60, max(len(h), *(len(x[i]) for x in lines))) for i, h in enumerate(head[:-1])]

@@ -88,6 +88,8 @@ class FrameOutput:
     """The aligned input crop `[S, S, 3]` uint8 the lifter saw."""
     triplane: TriplaneField | None = None
     """The frame's field: triplane `[1, 3, C, P, P]` + decoder (for previews and the viewport preview)."""
+    cut: bool = False
+    """The frame starts a new shot (a cut; the first frame of a run does too)."""
     texture: dict | None = None
     """Projected textures: the share of texels coloured by the `frame`, the `reference` and the `field`,
     and the reference's per-channel `gain` (None for field textures)."""
@@ -197,9 +199,9 @@ def reconstruct_clip(
             face = next(faces, None)
             if face is None:
                 return
-            timings = {"decode_face": (time.perf_counter() - t0) * 1000.0}
+            timings = {"decode_face": (time.perf_counter() - t0) * 1000.0, "identity": face.identity_ms}
             if not face.usable:
-                yield FrameOutput(face.index, "skipped", face.reason, timings_ms=timings)
+                yield FrameOutput(face.index, "skipped", face.reason, cut=face.cut, timings_ms=timings)
                 continue
             texturer = None
             if blender is not None:
@@ -211,13 +213,14 @@ def reconstruct_clip(
                 )
             except EmptySurfaceError as exc:
                 yield FrameOutput(
-                    face.index, "skipped", f"no surface in the reconstructed field: {exc}", timings_ms=timings
+                    face.index, "skipped", f"no surface in the reconstructed field: {exc}", cut=face.cut,
+                    timings_ms=timings,
                 )
                 continue
             except TextureInputError as exc:
-                yield FrameOutput(face.index, "skipped", str(exc), timings_ms=timings)
+                yield FrameOutput(face.index, "skipped", str(exc), cut=face.cut, timings_ms=timings)
                 continue
             yield FrameOutput(
-                face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_,
+                face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_, cut=face.cut,
                 texture=dict(blender.info) if blender is not None else None, timings_ms=timings,
             )

@@ -158,6 +158,7 @@ def drain(scene_name: str):
                     _setup_plate(scene, hf, frame.camera)
             else:
                 hf.skipped += 1
+            hf.shots = shots_text(hf.shots, frame.index, frame.cut, frame.status == "ok")
             hf.frames_received += 1
             built += 1
             _update_progress(hf, runner, event[2])
@@ -174,6 +175,19 @@ def drain(scene_name: str):
         return TICK_S
     _runners.pop(scene_name, None)
     return None
+
+
+def shots_text(text: str, index: int, cut: bool, seen: bool) -> str:
+    """The panel's shot list with one more frame: one line per shot, `first-last: reference person seen` or
+    `... not seen`; a cut (or the first frame) starts a line."""
+    lines = text.splitlines()
+    if cut or not lines:
+        lines.append(f"{index}-{index}: {'reference person seen' if seen else 'reference person not seen'}")
+        return "\n".join(lines)
+    first, rest = lines[-1].split("-", 1)
+    was_seen = rest.endswith(": reference person seen")
+    lines[-1] = f"{first}-{index}: {'reference person seen' if seen or was_seen else 'reference person not seen'}"
+    return "\n".join(lines)
 
 
 def _texture_dir(hf) -> str | None:

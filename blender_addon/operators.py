@@ -62,6 +62,7 @@ class HEADFUSE_OT_reconstruct(bpy.types.Operator):
             start_local_backend(p.backend_command)
         hf.error, hf.status, hf.progress = "", "connecting", 0.0
         hf.frames_received = hf.frames_total = hf.skipped = 0
+        hf.shots = ""
         hf.job_id, hf.job_finished = "", False
         preview.clear()
         jobs.start(scene, jobs.JobRunner(p.server_address, p.key_folder, video, reference, job_options(hf)))

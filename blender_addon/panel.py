@@ -47,6 +47,12 @@ class VIEW3D_PT_headfuse(bpy.types.Panel):
         elif hf.status:
             layout.label(text=hf.status)
         layout.label(text=hf.connection, icon="LINKED" if hf.connection.startswith("connected") else "UNLINKED")
+        if hf.shots:
+            box = layout.box()
+            lines = hf.shots.splitlines()
+            box.label(text=f"Shots ({len(lines)}), source frames:")
+            for line in lines[-8:]:
+                box.label(text=line, icon="CHECKMARK" if line.endswith(" seen") and "not seen" not in line else "X")
         if hf.error:
             box = layout.box()
             box.alert = True

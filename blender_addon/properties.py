@@ -62,3 +62,4 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
     frames_received: IntProperty(default=0)
     frames_total: IntProperty(default=0)
     skipped: IntProperty(default=0)
+    shots: StringProperty(name="Shots", default="", description="The clip's shots so far, one per line")

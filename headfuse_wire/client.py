@@ -70,6 +70,8 @@ class Frame:
     """Server-side milliseconds per stage."""
     digest: str
     """SHA-256 of the frame's buffers (the same every time the frame is served)."""
+    cut: bool = False
+    """The frame starts a new shot of the source (a cut)."""
     vertices: np.ndarray | None = None
     """float32 [V, 3] metres, canonical head frame."""
     faces: np.ndarray | None = None
@@ -387,6 +389,7 @@ def _frame_from(msg: P.Message) -> Frame:
         camera=h["camera"],
         timings_ms=h["timings_ms"],
         digest=h["digest"],
+        cut=bool(h.get("cut", False)),
     )
     for name in ("vertices", "faces", "colors", "uv", "normals"):
         setattr(frame, name, msg.array(name))

@@ -259,6 +259,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "index": _int(),
         "status": _str(choices=("ok", "held", "skipped")),
         "reason": _str(2000, nullable=True),
+        "cut": Field("bool", required=False),
         "camera": Field("map", nullable=True, max_len=32, item=Field("matrix")),
         "timings_ms": Field("map", max_len=32, item=Field("num", lo=0, hi=1e9)),
         "metres_per_box_unit": Field("num", lo=1e-6, hi=1e6, required=False),

@@ -13,11 +13,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--protocol",
         default=None,
-        choices=["nxn", "lifters", "real"],
+        choices=["nxn", "lifters", "real", "identity"],
         help="nxn: reconstruct held-out clips from each of N views and evaluate on every view (all four methods); "
              "lifters: the --lifter checkpoints side by side on held-out samples made as at test time; "
              "real: reconstruct VIDEO against --ref and judge renders of the textured meshes with a face "
-             "detector and a face recognizer (no ground truth)",
+             "detector and a face recognizer (no ground truth); identity: the ROC of the face identity "
+             "distance on real photographs and synthetic heads, and the tracker's threshold from it",
     )
     parser.add_argument("video", nargs="?", type=Path, default=None,
                         help="real: the footage (video, image, folder; none: the real portraits and clips that ship "
@@ -62,6 +63,14 @@ def run(args) -> int:
         return _lifters(args)
     if args.protocol == "real":
         return _real(args)
+    if args.protocol == "identity":
+        from backend.eval.identity_roc import evaluate_identity, markdown_report, write_report
+
+        report = evaluate_identity()
+        js, md = write_report(report, args.out or Path("out/identity_roc.json"))
+        print(markdown_report(report))
+        print(f"eval: wrote {js} and {md}")
+        return 0
     try:
         model = load_lifter(args.weights)
         fusion = load_fusion(args.fusion_weights) if args.protocol == "nxn" else None

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from .identity import IDENTITY_THRESHOLD
+
 
 @dataclass
 class FaceConfig:
@@ -50,6 +52,20 @@ class FaceConfig:
     cut_threshold: float = 0.5
     """A jump of the crop centre by more than this fraction of the crop side, or of the crop side by more
     than this fraction, between two frames counts as a cut: the smoothing restarts."""
+    identity: bool = True
+    """Follow the reference person only: every face the tracker takes up is compared with the reference
+    (dlib's face recognition, `face.identity`), and a face that is not the reference person is never taken."""
+    identity_threshold: float = IDENTITY_THRESHOLD
+    """Largest identity distance that counts as the reference person (measured: `face.identity`)."""
+    identity_every: int = 12
+    """Frames between identity checks of a face already followed (it is also checked whenever it is taken
+    up: at the start, after a cut and after it was lost)."""
+    identity_candidates: int = 4
+    """Faces of a frame compared with the reference at most, the largest first."""
+    shot_min_change: float = 0.12
+    """A frame whose thumbnail differs from the last one's by more than this (mean absolute, 0..1) and by
+    far more than the shot's typical change starts a new shot (`face.shots`): tracking, smoothing and
+    holds start afresh, so a hold never bridges a cut."""
 
     def __post_init__(self):
         if self.no_face not in ("hold", "skip"):

@@ -18,6 +18,8 @@ LANDMARK_MODEL = "shape_predictor_5_face_landmarks.dat"
 EMBEDDING_SIZE = 128
 DLIB_SAME_PERSON = 0.6
 """dlib's documented same-person distance on LFW (a reference point, not a measured threshold)."""
+IDENTITY_THRESHOLD = 0.6
+"""The tracker's same-person threshold (`FaceConfig.identity_threshold`)."""
 
 
 class IdentityModelError(RuntimeError):

@@ -1,9 +1,16 @@
 """One entry point for step 1 of the method: frames in, aligned crops and canonical cameras out.
 
 `FacePreprocessor(reference, cfg).process(frames)` yields one `FaceResult` per input frame, in
-order. Per frame: detect faces, follow the chosen one (`track`), 478 landmarks (`detect`), PnP
-against the reference's template (`pose`), One Euro smoothing of the view (`smooth`), then the
-canonical camera and the alignment crop (`align`).
+order. Per frame: shot cuts (`shots`), detect faces, follow the reference person (`track`, with
+`identity` checking who each face is), 478 landmarks (`detect`), PnP against the reference's template
+(`pose`), One Euro smoothing of the view (`smooth`), then the canonical camera and the alignment crop
+(`align`).
+
+Who is followed (`FaceConfig.identity`): a face is taken up only when dlib's identity distance to the
+reference is at most `identity_threshold`, among the frame's faces the nearest to the reference (not the
+largest), and a followed face is checked again every `identity_every` frames. A frame where only other
+people are seen is `skipped` with the reason `another person`; it is never held. A cut starts a new shot:
+tracking, smoothing and the held view start afresh, so a hold never bridges a cut.
 
 No-face policy (`FaceConfig.no_face`): a frame without the followed face (or whose pose cannot be
 solved) is never an error. Under `hold` it reuses the last good view (pose and crop window, applied
@@ -12,6 +19,7 @@ under `skip`, it is reported with status `skipped`, the reason, and no crop or c
 decoder could not read is `skipped` with the decoder's reason.
 """
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +42,7 @@ from .pose import (
     source_intrinsics,
     view_from_pose,
 )
+from .shots import ShotDetector
 from .smooth import ViewSmoother
 from .track import FaceBox, FaceTracker
 
@@ -78,6 +87,12 @@ class FaceResult:
     """Canonical camera roll (radians)."""
     reprojection_error: float | None = None
     """RMS landmark reprojection error of the solved pose in source pixels (ok frames)."""
+    cut: bool = False
+    """The frame starts a new shot (the first frame of a clip does too)."""
+    identity_distance: float | None = None
+    """dlib's distance of the followed face to the reference when it was checked on this frame."""
+    identity_ms: float = 0.0
+    """Milliseconds this frame spent on identity checks (most frames spend none)."""
 
     @property
     def usable(self) -> bool:
@@ -106,6 +121,12 @@ class FacePreprocessor:
         self._detector = self._make_detector(tracking=self.cfg.mesh_tracking)
         self._tracker = FaceTracker(self.cfg.track_min_iou, self.cfg.track_max_lost)
         self._smoother = ViewSmoother(self.cfg.smooth_min_cutoff, self.cfg.smooth_beta_pose, self.cfg.smooth_beta_crop)
+        self._shots = ShotDetector(self.cfg.shot_min_change)
+        self._identity = None
+        if self.cfg.identity:
+            from .identity import FaceIdentity
+
+            self._identity = FaceIdentity()
         try:
             self.set_reference(reference)
         except BaseException:
@@ -120,9 +141,9 @@ class FacePreprocessor:
         image = read_image(reference) if isinstance(reference, str | Path) else reference
         if self.cfg.mesh_tracking:
             with self._make_detector(tracking=False) as detector:
-                landmarks = self._reference_landmarks(detector, image)
+                landmarks, box = self._reference_landmarks(detector, image)
         else:
-            landmarks = self._reference_landmarks(self._detector, image)
+            landmarks, box = self._reference_landmarks(self._detector, image)
         if landmarks is None:
             raise NoFaceError(f"{name}: no face found in the reference image (it must show one near-frontal face)")
         self.template: FaceTemplate = build_template(landmarks, self.canonical)
@@ -134,14 +155,16 @@ class FacePreprocessor:
         self.reference_result.landmarks = landmarks
         self.reference_result.box = FaceBox.from_landmarks(landmarks).as_array()
         self.reference_result.reprojection_error = pose.reprojection_error
+        self._reference_identity = self._identity.embed(image, box.as_array()) if self._identity else None
         self.reset()
 
-    def _reference_landmarks(self, detector: FaceDetector, image: np.ndarray) -> np.ndarray | None:
-        """Landmarks `[478, 3]` of the reference's one face (the tracker's choice among several), or None."""
+    def _reference_landmarks(self, detector: FaceDetector, image: np.ndarray) -> tuple[np.ndarray | None, FaceBox]:
+        """Landmarks `[478, 3]` of the reference's one face (the largest / most central of several) or None,
+        and its detection box."""
         box = FaceTracker(self.cfg.track_min_iou, self.cfg.track_max_lost).match(
             detector.detect(image), image.shape[1], image.shape[0]
         )
-        return detector.landmarks(image, box) if box is not None else None
+        return (detector.landmarks(image, box) if box is not None else None), box
 
     def _make_detector(self, tracking: bool) -> FaceDetector:
         cfg = self.cfg
@@ -157,13 +180,20 @@ class FacePreprocessor:
         return source_intrinsics(image.shape[1], image.shape[0], self.cfg.source_focal_px, self.cfg.source_focal_factor)
 
     def reset(self) -> None:
-        """Start afresh (a cut): forget the followed face, the smoothing history and the held view."""
+        """Start the clip afresh: shots from 0, and what `new_shot` forgets."""
+        self._shots.reset()
+        self.new_shot()
+
+    def new_shot(self) -> None:
+        """A cut: forget the followed face, its identity check, the smoothing history and the held view."""
         self._tracker.reset()
         self._smoother.reset()
         self._last_pose: HeadPose | None = None
         self._last_view: View | None = None
         self._last_index: int | None = None
         self._held = 0
+        self._checked_at: int | None = None  # frame of the last identity check the followed face passed
+        self._rejected: tuple[list[FaceBox], float, int] | None = None  # faces found not her: boxes, distance, frame
 
     def _result(self, index: int, status: str, reason: str | None, image: np.ndarray, view: View, K) -> FaceResult:
         crop = align_crop(image, view.centre, view.side, self.cfg.crop_size, self.cfg.crop_border)
@@ -184,24 +214,94 @@ class FacePreprocessor:
             roll=view.roll,
         )
 
-    def _find(self, image: np.ndarray) -> tuple[np.ndarray | None, str]:
-        """Landmarks `[478, 3]` of the followed face, or None and the reason."""
+    def _detect(self, image: np.ndarray) -> list[FaceBox]:
+        boxes = self._detector.detect(image)
+        return boxes or self._detector.detect(image, full_range=True)
+
+    def _find(self, image: np.ndarray, index: int) -> tuple[np.ndarray | None, str, float | None]:
+        """Landmarks `[478, 3]` of the followed face, or None and the reason; and the identity distance when
+        the face was checked on this frame."""
         height, width = image.shape[:2]
-        box = self._tracker.match(self._detector.detect(image), width, height)
-        if box is None:
-            box = self._tracker.match(self._detector.detect(image, full_range=True), width, height)
+        boxes = self._detect(image)
+        due = self._identity is not None and (
+            self._checked_at is None or self._tracker.box is None or index - self._checked_at >= self.cfg.identity_every
+        )
+        distance = None
+        if due and boxes and self._still_rejected(boxes, index):
+            distance = self._rejected[1]
+            return None, (
+                f"another person (identity distance {distance:.2f} to the reference, more than "
+                f"{self.cfg.identity_threshold:.2f})"
+            ), None
+        if due and boxes:
+            box, distance = self._reference_person(image, boxes)
+            if box is None:
+                self._tracker.reset()
+                self._checked_at = None
+                self._rejected = (boxes, distance, index)
+                return None, (
+                    f"another person (identity distance {distance:.2f} to the reference, more than "
+                    f"{self.cfg.identity_threshold:.2f})"
+                ), distance
+            self._checked_at = index
+        else:
+            box = self._tracker.match(boxes, width, height)
         if box is not None:
             landmarks = self._detector.landmarks(image, box)
-            return landmarks, "" if landmarks is not None else "a face was detected but its landmarks were not found"
-        if self._tracker.box is None:
-            return None, "no face detected"
+            why = "" if landmarks is not None else "a face was detected but its landmarks were not found"
+            return landmarks, why, distance
+        if self._tracker.box is None or (self._identity is not None and self._checked_at is None):
+            return None, "no face detected", None
         landmarks = self._detector.landmarks(image, self._tracker.box)  # e.g. a profile view: look where it was
         if landmarks is None:
-            return None, "no face detected, none found where the followed face was"
-        return landmarks, ""
+            self._checked_at = None  # when a face comes back, check who it is
+            return None, "no face detected, none found where the followed face was", None
+        return landmarks, "", None
 
-    def _no_face(self, index: int, image: np.ndarray | None, reason: str) -> FaceResult:
-        if image is not None and self.cfg.no_face == "hold" and self._last_view is not None:
+    def _still_rejected(self, boxes: list[FaceBox], index: int) -> bool:
+        """Every face of the frame continues one found not to be the reference person at most
+        `identity_every` frames ago (so it need not be checked again yet)."""
+        if self._rejected is None or index - self._rejected[2] >= self.cfg.identity_every:
+            return False
+        if not all(max(b.iou(r) for r in self._rejected[0]) >= 0.3 for b in boxes):
+            return False
+        self._rejected = (boxes, self._rejected[1], self._rejected[2])
+        return True
+
+    def _reference_person(self, image: np.ndarray, boxes: list[FaceBox]) -> tuple[FaceBox | None, float]:
+        """Of the frame's faces (the largest `identity_candidates`, the followed face's continuation first):
+        the followed face while it is still the reference person, else the one nearest the reference identity
+        if near enough (else None); and its distance."""
+        t0 = time.perf_counter()
+        try:
+            return self._nearest_to_reference(image, boxes)
+        finally:
+            self._identity_ms += (time.perf_counter() - t0) * 1000.0
+
+    def _nearest_to_reference(self, image: np.ndarray, boxes: list[FaceBox]) -> tuple[FaceBox | None, float]:
+        from .identity import identity_distance
+
+        height, width = image.shape[:2]
+        follow = self._tracker.match(boxes, width, height) if self._tracker.box is not None else None
+        others = sorted((b for b in boxes if b is not follow), key=lambda b: -b.size)
+        candidates = ([follow] if follow is not None else []) + others
+        best, best_d = None, float("inf")
+        for box in candidates[: self.cfg.identity_candidates]:
+            d = identity_distance(self._reference_identity, self._identity.embed(image, box.as_array()))
+            if box is follow and d <= self.cfg.identity_threshold:
+                return box, d  # still the reference person: keep following it
+            if d < best_d:
+                best, best_d = box, d
+        if best_d > self.cfg.identity_threshold:  # smaller faces the short-range model left out
+            more = [b for b in self._detector.detect(image, full_range=True) if max(b.iou(c) for c in boxes) < 0.3]
+            for box in sorted(more, key=lambda b: -b.size)[: self.cfg.identity_candidates]:
+                d = identity_distance(self._reference_identity, self._identity.embed(image, box.as_array()))
+                if d < best_d:
+                    best, best_d = box, d
+        return (best if best_d <= self.cfg.identity_threshold else None), best_d
+
+    def _no_face(self, index: int, image: np.ndarray | None, reason: str, other_person: bool = False) -> FaceResult:
+        if image is not None and self.cfg.no_face == "hold" and self._last_view is not None and not other_person:
             if self._held < self.cfg.hold_max_frames:
                 self._held += 1
                 held = (
@@ -215,10 +315,23 @@ class FacePreprocessor:
 
     def process_frame(self, image: np.ndarray, index: int) -> FaceResult:
         """Step 1 for one RGB uint8 frame `[H, W, 3]` with source index `index` (frames in order)."""
-        landmarks, reason = self._find(image)
+        cut = self._shots.update(image, index)
+        if cut and self._shots.shot.number > 0:
+            self.new_shot()
+        self._identity_ms = 0.0
+        result = self._process(image, index)
+        result.cut, result.identity_ms = cut, self._identity_ms
+        if cut and result.status == "skipped" and self._shots.shot.number > 0:
+            result.reason = f"shot cut: {result.reason}"
+        return result
+
+    def _process(self, image: np.ndarray, index: int) -> FaceResult:
+        landmarks, reason, distance = self._find(image, index)
         if landmarks is None:
             self._tracker.miss()
-            return self._no_face(index, image, reason)
+            result = self._no_face(index, image, reason, other_person=reason.startswith("another person"))
+            result.identity_distance = distance
+            return result
         self._tracker.update(FaceBox.from_landmarks(landmarks))
         K = self._intrinsics(image)
         pose = solve_pose(self.template, landmarks, K, self._last_pose)
@@ -242,6 +355,7 @@ class FacePreprocessor:
         result.landmarks = landmarks
         result.box = FaceBox.from_landmarks(landmarks).as_array()
         result.reprojection_error = pose.reprojection_error
+        result.identity_distance = distance
         return result
 
     def process(self, frames: Iterable[Frame | np.ndarray]) -> Iterator[FaceResult]:

@@ -36,7 +36,7 @@ def lift_clip(
     """`frames [T, S, S, 3]` uint8 of one clip, its `reference [S, S, 3]` uint8, the cameras the frames were
     rendered with `c2w [T, 4, 4]`, normalized `K [T, 3, 3]` (for skipped frames) -> `LiftedClip`."""
     size = frames.shape[1]
-    with FacePreprocessor(reference, FaceConfig(crop_size=size), fps=fps) as pre:
+    with FacePreprocessor(reference, FaceConfig(crop_size=size, identity=False), fps=fps) as pre:
         template = pre.template.points
         prior = lift_face(lifter, pre.reference_result, template)
         planes, skipped = [], []

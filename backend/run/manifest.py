@@ -4,9 +4,12 @@
     {"headfuse": version, "video", "reference", "mode", "units": "metres", "up": "+y",
      "camera_axes": "OpenCV (x right, y down, z forward)", "mesh": {"resolution", "texture", "texture_size"},
      "options": {every job option}, "source": {"fps", "width", "height"},
-     "frames": [{"index", "status", "reason", "files": {fmt: path}, "vertices", "faces", "camera",
+     "frames": [{"index", "status", "reason", "cut", "files": {fmt: path}, "vertices", "faces", "camera",
                  "texture", "timings_ms"}, ...],          # source order, frames with a mesh
-     "skipped": [{"index", "reason"}, ...], "elapsed_s", ...}
+     "skipped": [{"index", "reason", "cut"}, ...],
+     "shots": [{"first", "last", "reference", "frames"}, ...],  # from the cuts: source indices, whether the
+                                                              # reference person is seen (a frame ok) in it
+     "elapsed_s", ...}
 
 It is rewritten after every frame, so a cancelled or failed run leaves a valid manifest of what is on
 disk. A batch adds `chunks`, `batch_settings` and `error`.
@@ -54,6 +57,7 @@ def frame_entry(out, files: dict[str, str]) -> dict:
         "index": int(out.index),
         "status": out.status,
         "reason": out.reason,
+        "cut": bool(out.cut),
         "files": files,
         "vertices": int(out.mesh.vertices.shape[0]),
         "faces": int(out.mesh.faces.shape[0]),
@@ -65,7 +69,21 @@ def frame_entry(out, files: dict[str, str]) -> dict:
 
 def skipped_entry(out) -> dict:
     """The manifest entry of a frame without a mesh."""
-    return {"index": int(out.index), "reason": out.reason}
+    return {"index": int(out.index), "reason": out.reason, "cut": bool(out.cut)}
+
+
+def shots(frames: list[dict], skipped: list[dict]) -> list[dict]:
+    """The shots of a clip from its entries (with a mesh and skipped): a shot starts at every entry with
+    `cut` true (and at the first); `reference` says whether the reference person was seen in it (a frame
+    `ok`), `frames` how many frames it has."""
+    out: list[dict] = []
+    for entry in sorted([*frames, *skipped], key=lambda e: e["index"]):
+        if not out or entry.get("cut"):
+            out.append({"first": entry["index"], "last": entry["index"], "reference": False, "frames": 0})
+        shot = out[-1]
+        shot["last"], shot["frames"] = entry["index"], shot["frames"] + 1
+        shot["reference"] |= entry.get("status") == "ok"
+    return out
 
 
 def write_manifest(folder: Path, manifest: dict) -> Path:
@@ -73,4 +91,5 @@ def write_manifest(folder: Path, manifest: dict) -> Path:
     manifest = dict(manifest)
     manifest["frames"] = sorted(manifest["frames"], key=lambda f: f["index"])
     manifest["skipped"] = sorted(manifest["skipped"], key=lambda f: f["index"])
+    manifest["shots"] = shots(manifest["frames"], manifest["skipped"])
     return atomic_write(Path(folder) / NAME, (json.dumps(manifest, indent=2) + "\n").encode())

@@ -63,6 +63,7 @@ def frame_record(out, job: str, seq: int, triplanes: bool = False) -> tuple[dict
         "index": int(out.index),
         "status": out.status,
         "reason": out.reason,
+        "cut": bool(out.cut),
         "camera": out.camera,
         "timings_ms": {k: round(float(v), 3) for k, v in out.timings_ms.items()},
         "metres_per_box_unit": METRES_PER_BOX_UNIT,

@@ -149,7 +149,8 @@ def run_task(
                 raise WorkError("too_large", f"more than {task.max_frames} frames", out.index)
             entry = sink.write(out, seq)
             counts[out.status] += 1
-            event = {"event": "frame", "seq": seq, "index": int(out.index), "status": out.status, "reason": out.reason}
+            event = {"event": "frame", "seq": seq, "index": int(out.index), "status": out.status,
+                     "reason": out.reason, "cut": bool(out.cut)}
             report(event if entry is None else {**event, "entry": entry})
             seq += 1
     finally:

@@ -106,7 +106,9 @@ class TrackedSampler:
         from backend.face import FaceConfig, FacePreprocessor
 
         if self._face is None:
-            cfg = FaceConfig(crop_size=self.crop_size, smooth=False, mesh_tracking=False, no_face="skip")
+            cfg = FaceConfig(
+                crop_size=self.crop_size, smooth=False, mesh_tracking=False, no_face="skip", identity=False
+            )  # synthetic: one person, known
             self._face = FacePreprocessor(reference, cfg)
         else:
             self._face.set_reference(reference)

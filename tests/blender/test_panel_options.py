@@ -47,3 +47,11 @@ def test_the_panel_sends_its_frame_range_reference_frame_and_policy(addon, scene
     assert (cfg.start, cfg.stop, cfg.stride, cfg.no_face, cfg.mode, cfg.reference_frame) == (
         4, 10, 2, "skip", "per-frame", 3
     )  # fmt: skip
+
+
+def test_the_panel_lists_shots_and_whether_the_reference_person_is_seen(addon):
+    text = ""
+    for index, cut, ok in [(0, True, True), (1, False, False), (2, True, False), (3, False, False), (4, True, True)]:
+        text = addon.jobs.shots_text(text, index, cut, ok)
+    assert text.splitlines() == [
+        "0-1: reference person seen", "2-3: reference person not seen", "4-4: reference person seen"]  # fmt: skip
