@@ -93,7 +93,7 @@ def _rates(genuine: list[float], impostor: list[float]) -> dict:
             "impostor_min": float(i.min()) if i.size else None}
 
 
-def evaluate_identity(synthetic: int = 10, max_false_accept: float = 0.01) -> dict:
+def evaluate_identity(synthetic: int = 10, max_false_accept: float = 0.001) -> dict:
     """The ROC report (module docstring)."""
     model = FaceIdentity()
     embeddings: dict[str, dict[str, list]] = {"real": {}, "synthetic": {}}
@@ -156,7 +156,7 @@ def markdown_report(report: dict) -> str:
         eer = f"{s['eer']['rate']:.1%} at {s['eer']['threshold']:.2f}" if s["eer"] else "-"
         lines.append(f"| {name} | {s['people']} | {s['genuine_pairs']} / {s['impostor_pairs']} | {eer} | "
                      + " | ".join(cells) + " |")
-    lines += ["", f"Chosen threshold (largest with a false-accept rate of at most {report['max_false_accept']:.0%} on "
+    lines += ["", f"Chosen threshold (largest with a false-accept rate of at most {report['max_false_accept']:.1%} on "
               f"real impostor pairs): {report['chosen']}; at it: {json.dumps(report['at_chosen'])}.",
               f"Faces not detected (not in the pairs): {', '.join(report['missed_detections']) or 'none'}."]
     return "\n".join(lines) + "\n"
