@@ -21,10 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     import time
+    from collections import Counter
 
     from tqdm import tqdm
 
     from backend.device import resolve_device
+    from backend.face.preprocess import skip_kind
     from backend.mesh.writers import WRITERS
     from backend.models.weights import load_networks
     from backend.run.sinks import FolderSink
@@ -48,6 +50,7 @@ def run(args) -> int:
                     max_video_pixels=None)  # fmt: skip
     sink = FolderSink(args.out, str(args.video), args.ref, cfg, formats)
     bar = tqdm(desc="reconstruct", unit="frame")
+    kinds = Counter()  # skipped frames by case: another person, shot cut, no face, other
     t0 = time.perf_counter()
 
     def report(event: dict) -> None:
@@ -55,8 +58,11 @@ def run(args) -> int:
             bar.reset(total=event["frames_total"])
         elif event["event"] == "frame":
             bar.update(1)
-            done, skipped = len(sink.manifest["frames"]), len(sink.manifest["skipped"])
-            bar.set_postfix(fps=f"{done / (time.perf_counter() - t0):.2f}", skipped=skipped)
+            if event["status"] == "skipped":
+                kinds[skip_kind(event["reason"])] += 1
+            done = len(sink.manifest["frames"])
+            bar.set_postfix(fps=f"{done / (time.perf_counter() - t0):.2f}", skipped=sum(kinds.values()),
+                            **{k.replace(" ", "_"): n for k, n in kinds.items() if n})
 
     try:
         run_task(task, sink, networks, report, lambda: False, str(device))

@@ -19,6 +19,10 @@ class FaceConfig:
     and always under `skip`, the frame is reported with status `skipped` and the reason, no crop."""
     hold_max_frames: int = 12
     """Longest run of frames that `no_face="hold"` bridges before frames are skipped."""
+    interpolate_holds: bool = True
+    """Offline: a run of held frames that ends with the face found again in the same shot takes views
+    interpolated between the frames on both sides (the held frames wait for that frame, at most
+    `hold_max_frames` of them); off, each keeps the last good view (what a live stream must do)."""
     min_detection_confidence: float = 0.5
     """MediaPipe face detection score threshold."""
     min_mesh_confidence: float = 0.5

@@ -47,6 +47,17 @@ from .smooth import ViewSmoother
 from .track import FaceBox, FaceTracker
 
 
+def skip_kind(reason: str | None) -> str:
+    """Which case a held or skipped frame's reason is: `another person`, `shot cut`, `no face` or `other`
+    (a decoding error, an unsolvable pose)."""
+    reason = reason or ""
+    if reason.startswith("shot cut"):
+        return "shot cut"
+    if reason.startswith("another person"):
+        return "another person"
+    return "no face" if "no face" in reason or "landmarks" in reason else "other"
+
+
 class NoFaceError(ValueError):
     """The reference image shows no face (or none whose pose can be solved)."""
 
@@ -93,6 +104,8 @@ class FaceResult:
     """dlib's distance of the followed face to the reference when it was checked on this frame."""
     identity_ms: float = 0.0
     """Milliseconds this frame spent on identity checks (most frames spend none)."""
+    view: View | None = None
+    """The smoothed view (angles, crop centre and side) its crop and cameras were made from."""
 
     @property
     def usable(self) -> bool:
@@ -212,6 +225,7 @@ class FacePreprocessor:
             yaw=view.yaw,
             pitch=view.pitch,
             roll=view.roll,
+            view=view,
         )
 
     def _detect(self, image: np.ndarray) -> list[FaceBox]:
@@ -360,15 +374,43 @@ class FacePreprocessor:
 
     def process(self, frames: Iterable[Frame | np.ndarray]) -> Iterator[FaceResult]:
         """Yield one `FaceResult` per input, in order. Inputs: `video.Frame`s (decode failures become
-        `skipped` results with the decoder's reason) or RGB uint8 arrays `[H, W, 3]` (indexed 0, 1, ...)."""
+        `skipped` results with the decoder's reason) or RGB uint8 arrays `[H, W, 3]` (indexed 0, 1, ...).
+        With `interpolate_holds`, held frames come out once the run of holds ends."""
+        held: list[FaceResult] = []
         for position, frame in enumerate(frames):
             if isinstance(frame, Frame):
                 if frame.image is None:
-                    yield FaceResult(frame.index, "skipped", frame.error or "frame could not be decoded")
-                    continue
-                yield self.process_frame(frame.image, frame.index)
+                    result = FaceResult(frame.index, "skipped", frame.error or "frame could not be decoded")
+                else:
+                    result = self.process_frame(frame.image, frame.index)
             else:
-                yield self.process_frame(np.asarray(frame), position)
+                result = self.process_frame(np.asarray(frame), position)
+            if result.status == "held" and self.cfg.interpolate_holds:
+                held.append(result)
+                continue
+            if held:
+                yield from self._between(held, result)
+                held = []
+            yield result
+        yield from held
+
+    def _between(self, held: list[FaceResult], after: FaceResult) -> list[FaceResult]:
+        """A run of held frames once the next frame is known: when it is `ok` in the same shot, each takes the
+        view interpolated between the last good one (the one it holds) and that frame's."""
+        if after.status != "ok" or after.cut or held[0].view is None or after.view is None:
+            return held
+        a, b = held[0].view, after.view
+        out = []
+        for k, r in enumerate(held):
+            t = (k + 1) / (len(held) + 1)
+            view = View(
+                a.yaw + t * (b.yaw - a.yaw), a.pitch + t * (b.pitch - a.pitch), a.roll + t * (b.roll - a.roll),
+                a.centre + t * (b.centre - a.centre), float(a.side * (b.side / a.side) ** t),
+            )
+            reason = f"{r.reason}; view interpolated towards frame {after.index}"
+            out.append(self._result(r.index, "held", reason, r.image, view, r.source_intrinsics))
+            out[-1].cut, out[-1].identity_ms = r.cut, r.identity_ms
+        return out
 
     def close(self) -> None:
         """Release the MediaPipe graphs."""

@@ -31,6 +31,21 @@ def test_a_brief_occlusion_is_held_and_no_hold_bridges_a_cut(tracked):
     clip, results = tracked
     covered = [r for r, who in zip(results, clip.who, strict=True) if who == "covered"]
     assert covered and all(r.status == "held" for r in covered)
+    before, after = results[covered[0].index - 1], results[covered[-1].index + 1]
+    for r in covered:  # offline: the held views lie between the frames on both sides
+        assert "interpolated towards frame" in r.reason
+        lo, hi = sorted((before.view.centre[0], after.view.centre[0]))
+        assert lo - 1e-6 <= r.view.centre[0] <= hi + 1e-6
     assert [r.index for r in results if r.cut] == [first for first, _, _ in clip.shots]
     for first, _, _ in clip.shots[1:]:
         assert results[first].status != "held"
+
+
+def test_skip_reasons_say_which_case_they_are(tracked):
+    from backend.face.preprocess import skip_kind
+
+    clip, results = tracked
+    kinds = {skip_kind(r.reason) for r, who in zip(results, clip.who, strict=True) if who == "other"}
+    assert kinds <= {"another person", "shot cut"} and "another person" in kinds
+    assert results[clip.shots[1][0]].reason.startswith("shot cut: another person")
+    assert skip_kind("no face detected") == "no face" and skip_kind("clip.mp4: frame 3: cannot decode") == "other"
