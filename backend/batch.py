@@ -26,7 +26,7 @@ import numpy as np
 from backend.execution.store import JobStore
 from backend.run import manifest as mf
 from backend.run.sinks import PREVIEW_ROWS, preview_frames
-from backend.run.task import WorkTask
+from backend.run.task import WorkTask, no_usable_face
 from headfuse_wire.options import ReconstructConfig
 
 SIDECAR_SUFFIXES = (".ref.png", ".ref.jpg", ".ref.jpeg")
@@ -322,8 +322,9 @@ class Batch:
         if clip.name in self._started:
             clip.elapsed_s = time.perf_counter() - self._started[clip.name]
         if clip.error is None and clip.frames_done and not clip.frames:
-            reasons = Counter(_reason_kind(sk["reason"]) for sk in clip.skipped.values()).most_common(1)
-            clip.error = f"no_face: no usable face in any of the {clip.frames_done} frames ({reasons[0][0]})"
+            reasons = [sk["reason"] for sk in clip.skipped.values()]
+            reference = clip.reference or f"frame {self.options.job.reference_frame}"
+            clip.error = f"no_face: {no_usable_face(str(clip.video), str(reference), clip.frames_done, reasons)}"
         self._write(clip)
 
     def _write(self, clip: Clip) -> None:

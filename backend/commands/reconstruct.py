@@ -30,7 +30,7 @@ def run(args) -> int:
     from backend.mesh.writers import WRITERS
     from backend.models.weights import load_networks
     from backend.run.sinks import FolderSink
-    from backend.run.task import WorkError, WorkTask, run_task
+    from backend.run.task import WorkError, WorkTask, no_usable_face, run_task
 
     formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in WRITERS]
@@ -73,6 +73,10 @@ def run(args) -> int:
         bar.close()
         sink.close(time.perf_counter() - t0)  # what is done stays on disk and indexed, also after Ctrl+C
     frames, skipped = sink.manifest["frames"], sink.manifest["skipped"]
+    if skipped and not frames:
+        why = no_usable_face(str(args.video), str(args.ref or ""), len(skipped), [s["reason"] for s in skipped])
+        print(f"reconstruct: {why}; the manifest in {args.out} lists every frame's reason")
+        return 1
     out = args.out
     print(f"reconstruct: {len(frames)} frames written to {out / 'meshes'}, {len(skipped)} skipped; "
           f"manifest.json and preview.png in {out}")  # fmt: skip

@@ -158,6 +158,21 @@ def run_task(
     return {"state": "done", "frames": seq - task.first_seq, **counts}
 
 
+def no_usable_face(video: str, reference: str, frames: int, reasons: list[str | None]) -> str:
+    """The one line for a clip none of whose `frames` gave a mesh, from its skip `reasons`: when every face
+    seen was another person, the reference image shows someone not in the video."""
+    from collections import Counter
+
+    from backend.face.preprocess import skip_kind
+
+    kinds = Counter(skip_kind(r) for r in reasons)
+    if kinds and kinds["another person"] and not kinds["no face"] and not kinds["other"]:
+        return (f"the person in {reference or 'the reference'} is in no frame of {video}: every face in its "
+                f"{frames} frames is another person (is it the right reference image?)")
+    first = next((r for r in reasons if r), None)
+    return f"no usable face in any of the {frames} frames (first reason: {first})"
+
+
 TERMINAL_EVENTS = ("finished", "failed")
 """The last report of every task."""
 

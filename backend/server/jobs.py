@@ -1,7 +1,7 @@
 """The server's jobs: each job's persistent record with what the server knows of it while it runs, and the
 jobs of a store as a restarted server finds them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from backend.run.task import WorkTask
 from headfuse_wire import protocol as P
@@ -19,8 +19,8 @@ class Job:
     """Frames 0 .. frames_done - 1 are in the store."""
     last_index: int | None = None
     """Source index of the last stored frame."""
-    first_reason: str | None = None
-    """The first reason a frame was held or skipped (for the no-face error)."""
+    reasons: list = field(default_factory=list)
+    """Why frames were skipped, the first 200 (for the no-face error)."""
     task: WorkTask | None = None
     """Its task in the pool (None: none queued or running)."""
     last_progress: float = 0.0
@@ -62,6 +62,6 @@ def load_jobs(store) -> list[Job]:
                 record[k] = sum(1 for h in headers if h["status"] == k)
             if headers:
                 job.last_index = headers[-1]["index"]
-                job.first_reason = next((h["reason"] for h in headers if h["reason"]), None)
+                job.reasons = [h["reason"] for h in headers if h["status"] == "skipped"][:200]
         jobs.append(job)
     return jobs

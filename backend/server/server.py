@@ -25,7 +25,7 @@ from pathlib import Path
 import zmq
 
 from backend.execution.store import JobStore
-from backend.run.task import WorkTask
+from backend.run.task import WorkTask, no_usable_face
 from backend.server.config import ServerConfig
 from backend.server.jobs import Job, load_jobs
 from backend.server.security import Refused, enable_curve
@@ -366,7 +366,8 @@ class Server:
                 job.frames_done += 1
                 job.last_index = ev["index"]
                 job.record[ev["status"]] += 1
-                job.first_reason = job.first_reason or ev["reason"]
+                if ev["status"] == "skipped" and len(job.reasons) < 200:
+                    job.reasons.append(ev["reason"])
                 self._pump(job)
                 if time.monotonic() - job.last_progress > 0.5:
                     self._send_progress(job)
@@ -385,7 +386,9 @@ class Server:
             elif job.frames_done == 0:
                 self._finish(job, "failed", ("bad_video", "video: no frames in the range asked for", None))
             elif job.record["ok"] + job.record["held"] == 0:
-                reason = f"no usable face in any of the {job.frames_done} frames (first reason: {job.first_reason})"
+                inputs = job.record["inputs"]
+                reason = no_usable_face(Path(inputs["video"]["path"]).name, Path(inputs["reference"]["path"]).name,
+                                        job.frames_done, job.reasons)
                 self._finish(job, "failed", ("no_face", reason, None))
             else:
                 self._finish(job, "done")
