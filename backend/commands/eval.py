@@ -13,12 +13,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--protocol",
         default=None,
-        choices=["nxn", "lifters", "real", "identity"],
+        choices=["nxn", "lifters", "real", "identity", "shots"],
         help="nxn: reconstruct held-out clips from each of N views and evaluate on every view (all four methods); "
              "lifters: the --lifter checkpoints side by side on held-out samples made as at test time; "
              "real: reconstruct VIDEO against --ref and judge renders of the textured meshes with a face "
              "detector and a face recognizer (no ground truth); identity: the ROC of the face identity "
-             "distance on real photographs and synthetic heads, and the tracker's threshold from it",
+             "distance on real photographs and synthetic heads, and the tracker's threshold from it; shots: "
+             "the edited two-person clip reconstructed, who was meshed against the truth",
     )
     parser.add_argument("video", nargs="?", type=Path, default=None,
                         help="real: the footage (video, image, folder; none: the real portraits and clips that ship "
@@ -63,6 +64,21 @@ def run(args) -> int:
         return _lifters(args)
     if args.protocol == "real":
         return _real(args)
+    if args.protocol == "shots":
+        import json
+        import tempfile
+
+        from backend.eval.edited_clip import evaluate_edited
+        from backend.models.weights import load_lifter
+
+        with tempfile.TemporaryDirectory() as tmp:
+            report = evaluate_edited(Path(tmp), lifter=load_lifter(args.weights))
+        out = args.out or Path("out/eval_shots.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        print(f"eval: wrote {out}")
+        return 0
     if args.protocol == "identity":
         from backend.eval.identity_roc import evaluate_identity, markdown_report, write_report
 

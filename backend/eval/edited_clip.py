@@ -10,6 +10,7 @@ Shots (each a slow virtual-camera move over the photograph or composite):
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -79,3 +80,42 @@ def edited_clip(frames_per_shot: int = 10) -> EditedClip:
     shots = [(i * n, i * n + n - 1, label != "other") for i, label in enumerate(labels)]
     reference = cv2.resize(astronaut[40:300, 120:380], (256, 256), interpolation=cv2.INTER_AREA)
     return EditedClip(frames, who, shots, reference, xs)
+
+
+def evaluate_edited(folder: Path, frames_per_shot: int = 10, lifter=None) -> dict:
+    """Reconstruct the edited clip (written as PNGs under `folder`) against its reference (per-frame mode,
+    mesh 64, no texture: who is meshed is what counts) and count, per truth label, the frames meshed, held
+    and skipped; held frames right after a cut; and the identity check's mean milliseconds per frame."""
+    from PIL import Image
+
+    from backend.pipeline import reconstruct_clip
+    from headfuse_wire.options import ReconstructConfig
+
+    clip = edited_clip(frames_per_shot)
+    video = Path(folder) / "frames"
+    video.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(clip.frames):
+        Image.fromarray(frame).save(video / f"{i:04d}.png")
+    Image.fromarray(clip.reference).save(Path(folder) / "reference.png")
+    cfg = ReconstructConfig(mode="per-frame", mesh_resolution=64, texture_size=0, device="cpu")
+    outs = list(reconstruct_clip(video, Path(folder) / "reference.png", cfg, lifter=lifter))
+    counts: dict[str, dict[str, int]] = {}
+    for out, who in zip(outs, clip.who, strict=True):
+        c = counts.setdefault(who, {"frames": 0, "meshed": 0, "held": 0, "skipped": 0})
+        c["frames"] += 1
+        c["meshed"] += out.mesh is not None
+        c["held"] += out.status == "held"
+        c["skipped"] += out.status == "skipped"
+    reference_frames = sum(counts[k]["frames"] for k in ("reference", "both", "covered") if k in counts)
+    reference_meshed = sum(counts[k]["meshed"] for k in ("reference", "both", "covered") if k in counts)
+    cuts = [first for first, _, _ in clip.shots[1:]]
+    return {
+        "frames_per_shot": frames_per_shot,
+        "by_truth": counts,
+        "reference_meshed": round(reference_meshed / reference_frames, 4),
+        "other_meshed": round(counts["other"]["meshed"] / counts["other"]["frames"], 4),
+        "held_after_cut": sum(outs[i].status == "held" for i in cuts),
+        "cuts_found": [o.index for o in outs if o.cut],
+        "cuts_true": [first for first, _, _ in clip.shots],
+        "identity_ms_mean": round(float(np.mean([o.timings_ms.get("identity", 0.0) for o in outs])), 2),
+    }
