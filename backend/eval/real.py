@@ -230,12 +230,21 @@ def evaluate_real(
             "same": _rate([d is not None and d <= DLIB_SAME_PERSON for d in ids]),
         }
     report = {
-        "video": str(video), "reference": str(reference), "options": job.to_wire(),
+        "video": _shown(video), "reference": _shown(reference), "options": job.to_wire(),
         "weights": job.weights, "fusion_weights": job.fusion_weights, "config": asdict(cfg),
         "summary": summary, "frames": per_frame,
     }
     report["sheet"] = _sheet(rows, cfg)
     return report
+
+
+def _shown(path) -> str:
+    """A path as the report shows it: relative to the working folder when it is inside it."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _rate(flags) -> float | None:
