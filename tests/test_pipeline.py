@@ -157,3 +157,14 @@ def test_fusion_weights_must_belong_to_the_lifter(tmp_path):
     assert len(list(reconstruct_clip(SAMPLE / "video.mp4", SAMPLE / "reference.png",
                                      ReconstructConfig(mode="per-frame", weights=str(other), **FAST, stop=1,
                                                        device="cpu")))) == 1
+    # fusion weights beside a lifter's file are the ones it goes with
+    import shutil
+
+    from backend.models.weights import default_fusion_path
+
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    shutil.copy(default_lifter_path(), pair / "lifter.pt")
+    shutil.copy(default_fusion_path(), pair / "fusion.pt")
+    assert load_networks(pair / "lifter.pt").fusion is not None
+    assert load_networks(other, pair / "fusion.pt").fusion is None  # given explicitly, still checked

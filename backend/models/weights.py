@@ -76,11 +76,15 @@ class Networks:
 def load_networks(
     weights: str | Path | None = None, fusion_weights: str | Path | None = None, device: str | torch.device = "cpu"
 ) -> Networks:
-    """The lifter (default: shipped) and the fusion networks trained on that very lifter (default: shipped),
-    each file read once. A missing lifter raises; a missing or mismatched fuser leaves `fusion` None with
-    the reason."""
+    """The lifter (default: shipped) and the fusion networks trained on that very lifter (default: the
+    `fusion.pt` beside the lifter's file, else the shipped one), each file read once. A missing lifter
+    raises; a missing or mismatched fuser leaves `fusion` None with the reason."""
     lifter = load_lifter(weights, device)
-    path = Path(fusion_weights) if fusion_weights is not None else default_fusion_path()
+    beside = Path(weights).with_name("fusion.pt") if weights is not None else None
+    if fusion_weights is not None:
+        path = Path(fusion_weights)
+    else:
+        path = beside if beside is not None and beside.is_file() else default_fusion_path()
     if not path.is_file():
         return Networks(lifter, None, f"no fusion weights at {path}; reconstruct with mode per-frame")
     state = load_checkpoint(path, map_location=device)
