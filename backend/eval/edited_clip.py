@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from backend.eval.real_inputs import _portraits, virtual_camera_clip
+from backend.eval.real_inputs import portraits, virtual_camera_clip
 
 SIDE = (640, 360)
 """Frame size (width, height)."""
@@ -50,7 +50,7 @@ def _place(canvas: np.ndarray, photo: np.ndarray, height: int, x: int, y: int) -
 
 def edited_clip(frames_per_shot: int = 10) -> EditedClip:
     """The four-shot clip (module docstring), `frames_per_shot` frames each."""
-    photos = _portraits()
+    photos = portraits()
     astronaut, hopper = photos["astronaut"], photos["grace_hopper"]
     n, (w, h) = frames_per_shot, SIDE
     frames, who, xs = [], [], []

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
+from backend.eval.real_inputs import portraits
 from backend.face.detect import FaceDetector
 from backend.face.identity import DLIB_SAME_PERSON, FaceIdentity, identity_distance
 
@@ -48,15 +48,9 @@ def augment(image: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _real_people() -> dict[str, np.ndarray]:
-    import matplotlib
     from skimage import data
 
-    hopper = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-    return {
-        "astronaut": data.astronaut(),
-        "cameraman": np.repeat(data.camera()[:, :, None], 3, axis=2),
-        "grace_hopper": np.asarray(Image.open(hopper).convert("RGB")),
-    }
+    return {**portraits(), "cameraman": np.repeat(data.camera()[:, :, None], 3, axis=2)}
 
 
 def _synthetic_people(count: int) -> dict[str, list[np.ndarray]]:

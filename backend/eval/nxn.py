@@ -291,8 +291,10 @@ def mesh_rows(decoder: Lifter, planes: torch.Tensor, clip: dict, cfg: NxNConfig)
     """The fused method's meshes of every (input view, frame), textured by projection from that input view
     (with the reference as fill) and by the field's colour, rendered unlit from every view over grey:
     `{texture: {"psnr_matrix" [N, N], "ssim_matrix", "tv_matrix"}}`. planes `[N, T, 3, C, P, P]`."""
+    from backend.mesh.build import field_colours
     from backend.mesh.projection import PhotoView, TextureBlender
-    from backend.mesh.raster import render_textured
+    from backend.mesh.raster import camera_raster, shade_textured
+    from backend.mesh.texture import bake_texture
     from backend.units import metres_to_box
 
     N, T, r, s = cfg.views, cfg.frames, cfg.eval_size, cfg.input_size
@@ -308,17 +310,19 @@ def mesh_rows(decoder: Lifter, planes: torch.Tensor, clip: dict, cfg: NxNConfig)
             field = decoder.field(planes[i, t][None])
             frame = PhotoView(_u8(clip["inputs"][i, t]), clip["c2w"][i, t].double().numpy(),
                               to_px @ clip["K"][i].double().numpy(), f"view {i} frame {t}")
-            for texture in MESH_TEXTURES:
-                try:
-                    texturer = blender.texturer(frame) if texture == "projected" else None
-                    mesh = mesh_from_field(field, mesh_cfg, texturer=texturer)
-                except EmptySurfaceError:
-                    continue
-                verts = metres_to_box(mesh.vertices.astype(np.float64))
-                for j in range(N):
-                    K = np.diag([r, r, 1.0]) @ clip["K"][j].double().numpy()
-                    cam = clip["c2w"][j, t].double().numpy()
-                    img, _ = render_textured(verts, mesh.faces, mesh.uv, mesh.texture, cam, K, r, r, (BACKGROUND,) * 3)
+            try:  # one mesh, two textures of it: projected, and the field's colour baked
+                mesh = mesh_from_field(field, mesh_cfg, texturer=blender.texturer(frame))
+            except EmptySurfaceError:
+                continue
+            verts = metres_to_box(mesh.vertices.astype(np.float64))
+            baked, _ = bake_texture(verts, mesh.faces, mesh.uv, lambda q, f=field: field_colours(f, q),
+                                    cfg.mesh_texture_size)
+            textures = {"projected": mesh.texture, "field": baked}
+            for j in range(N):
+                K = np.diag([r, r, 1.0]) @ clip["K"][j].double().numpy()
+                raster = camera_raster(verts, mesh.faces, clip["c2w"][j, t].double().numpy(), K, r, r)
+                for texture, image in textures.items():
+                    img = shade_textured(raster, mesh.faces, mesh.uv, image, (BACKGROUND,) * 3)
                     preds[texture][i, j, t] = torch.from_numpy(img).permute(2, 0, 1).float() / 255.0
     return {texture: view_matrices(pred, clip["truth"]) for texture, pred in preds.items()}
 

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from backend.face.detect import FaceDetector
 from backend.face.identity import DLIB_SAME_PERSON, FaceIdentity, identity_distance
-from backend.mesh.raster import camera_raster, render_textured
+from backend.mesh.raster import camera_raster, raster_uv, render_textured, shade_textured, texture_pixels
 from backend.pipeline import reconstruct_clip
 from backend.render.cameras import turn_camera
 from backend.units import metres_to_box
@@ -86,16 +86,13 @@ def _scaled(K: np.ndarray, width: int, height: int, max_side: int) -> tuple[np.n
     return K, max(1, round(width * s)), max(1, round(height * s)), s
 
 
-def _face_texels(mesh_box: np.ndarray, mesh, c2w, K, w, h, face: np.ndarray, size: int) -> np.ndarray:
-    """`[T, T]` bool: texels seen by the plate camera inside the face mask `face [h, w]`."""
-    r = camera_raster(mesh_box, mesh.faces, c2w, K, w, h)
-    seen = r.mask & face
+def _face_texels(raster, mesh, face: np.ndarray, size: int) -> np.ndarray:
+    """`[T, T]` bool: texels that `raster` (the plate camera's) sees inside the face mask `face [h, w]`."""
     out = np.zeros((size, size), bool)
-    if seen.any():
-        uv = np.einsum("kj,kjd->kd", r.bary[seen], mesh.uv[mesh.faces[r.face[seen]]].astype(np.float64))
-        x = (np.mod(uv[:, 0], 1.0) * size).astype(np.int64).clip(0, size - 1)
-        y = ((1.0 - uv[:, 1]) * size).astype(np.int64).clip(0, size - 1)
-        out[y, x] = True
+    inside = face[raster.mask]  # the seen pixels, in raster_uv's order, that are in the face
+    if inside.any():
+        xy = texture_pixels(raster_uv(raster, mesh.faces, mesh.uv)[inside], size).astype(np.int64).clip(0, size - 1)
+        out[xy[:, 1], xy[:, 0]] = True
     return out
 
 
@@ -125,8 +122,8 @@ def evaluate_real(
     job.validate()
     identity = FaceIdentity()
     ref_image = read_image(reference)
-    plates = open_video(video).frames(job.start, job.stop, job.stride)
-    total = open_video(video).info.frame_count
+    reader = open_video(video)
+    plates, total = reader.frames(job.start, job.stop, job.stride), reader.info.frame_count
     plate_tally, yaw_tally = _Tally(), {y: _Tally() for y in cfg.yaws}
     rows, per_frame, previous = [], [], None
     texture_changes, plate_changes = [], []
@@ -154,7 +151,8 @@ def evaluate_real(
             K, w, h, s = _scaled(cam["source_intrinsics"], plate.shape[1], plate.shape[0], cfg.max_side)
             small = np.asarray(Image.fromarray(plate).resize((w, h), Image.BILINEAR)) if s < 1 else plate
             record = {"index": out.index, "status": out.status}
-            render, covered = render_textured(verts, mesh.faces, mesh.uv, mesh.texture, c2w, K, w, h, GREY)
+            plate_raster = camera_raster(verts, mesh.faces, c2w, K, w, h)
+            render, covered = shade_textured(plate_raster, mesh.faces, mesh.uv, mesh.texture, GREY), plate_raster.mask
             boxes = detector.detect(render)
             plate_tally.found.append(bool(boxes))
             record["plate_found"] = bool(boxes)
@@ -171,7 +169,7 @@ def evaluate_real(
                     nme = landmark_nme(pred, truth)
                     plate_tally.add("nme", nme)
                     record["nme"] = round(nme, 4)
-                texels = _face_texels(verts, mesh, c2w, K, w, h, face_hull(truth, (h, w)), mesh.texture.shape[0])
+                texels = _face_texels(plate_raster, mesh, face_hull(truth, (h, w)), mesh.texture.shape[0])
                 tex = mesh.texture.astype(np.float64)
                 crop = out.crop.astype(np.float64)
                 in_crop = np.c_[truth[:, :2] / s, np.ones(len(truth))] @ np.array(cam["crop_matrix"]).T

@@ -12,7 +12,8 @@ from PIL import Image
 from backend.synth import SAMPLE_CLIP_DIR
 
 
-def _portraits() -> dict[str, np.ndarray]:
+def portraits() -> dict[str, np.ndarray]:
+    """The packaged colour portraits, RGB uint8: scikit-image's astronaut and matplotlib's Grace Hopper."""
     import matplotlib
     from skimage import data
 
@@ -44,14 +45,14 @@ def write_real_inputs(folder: Path) -> list[tuple[str, Path, Path]]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     inputs = []
-    portraits = _portraits()
-    for name, image in portraits.items():
+    photos = portraits()
+    for name, image in photos.items():
         path = folder / f"{name}.png"
         Image.fromarray(image).save(path)
         inputs.append((name, path, path))
     clip = folder / "grace_hopper_move"
     clip.mkdir(exist_ok=True)
-    for i, frame in enumerate(virtual_camera_clip(portraits["grace_hopper"])):
+    for i, frame in enumerate(virtual_camera_clip(photos["grace_hopper"])):
         Image.fromarray(frame).save(clip / f"{i:03d}.png")
     inputs.append(("grace_hopper_move", clip, folder / "grace_hopper.png"))
     inputs.append(("sample_clip", SAMPLE_CLIP_DIR / "video.mp4", SAMPLE_CLIP_DIR / "reference.png"))

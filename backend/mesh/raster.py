@@ -132,6 +132,33 @@ def sample_bilinear(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return (top * (1 - fy) + bottom * fy).astype(np.float32)
 
 
+def raster_uv(raster: Raster, faces: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """The texture coordinates `[K, 2]` (OpenGL, u may exceed 1) of the pixels of `raster` that see the mesh,
+    in `raster.mask` order; faces `[F, 3]` and uv `[V, 2]` of the rasterized mesh."""
+    seen = raster.mask
+    return np.einsum("kj,kjd->kd", raster.bary[seen], uv[faces[raster.face[seen]]].astype(np.float64))
+
+
+def texture_pixels(uv: np.ndarray, size: int) -> np.ndarray:
+    """Texture coordinates `[K, 2]` (u repeats) -> pixel positions `[K, 2]` (x right, y down) in a
+    `size x size` texture (for `sample_bilinear`)."""
+    return np.stack([np.mod(uv[:, 0], 1.0) * size, (1.0 - uv[:, 1]) * size], axis=1)
+
+
+def shade_textured(
+    raster: Raster, faces: np.ndarray, uv: np.ndarray, texture: np.ndarray, background=(0.5, 0.5, 0.5)
+) -> np.ndarray:
+    """An unlit image `[H, W, 3]` uint8 of what `raster` sees, coloured from `texture [T, T, 3]` uint8 through
+    uv `[V, 2]`, `background` (0..1) elsewhere."""
+    h, w = raster.face.shape
+    image = np.empty((h, w, 3), np.float32)
+    image[:] = np.asarray(background, np.float32) * 255.0
+    seen = raster.mask
+    if seen.any():
+        image[seen] = sample_bilinear(texture, texture_pixels(raster_uv(raster, faces, uv), texture.shape[0]))
+    return (np.clip(image, 0, 255) + 0.5).astype(np.uint8)
+
+
 def render_textured(
     vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, texture: np.ndarray, cam2world: np.ndarray,
     intrinsics: np.ndarray, width: int, height: int, background=(0.5, 0.5, 0.5),
@@ -139,13 +166,4 @@ def render_textured(
     """Unlit render of a textured mesh: vertices `[V, 3]`, faces `[F, 3]`, uv `[V, 2]` (OpenGL, u repeats),
     texture `[T, T, 3]` uint8, camera as `camera_raster` -> (`[H, W, 3]` uint8 image, `[H, W]` bool mask)."""
     r = camera_raster(vertices, faces, cam2world, intrinsics, width, height)
-    image = np.empty((height, width, 3), np.float32)
-    image[:] = np.asarray(background, np.float32) * 255.0
-    seen = r.mask
-    if seen.any():
-        f, b = r.face[seen], r.bary[seen]
-        t = np.einsum("kj,kjd->kd", b, uv[faces[f]].astype(np.float64))
-        size = texture.shape[0]
-        xy = np.stack([np.mod(t[:, 0], 1.0) * size, (1.0 - t[:, 1]) * size], axis=1)
-        image[seen] = sample_bilinear(texture, xy)
-    return (np.clip(image, 0, 255) + 0.5).astype(np.uint8), seen
+    return shade_textured(r, faces, uv, texture, background), r.mask
