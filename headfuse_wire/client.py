@@ -291,8 +291,17 @@ class Client:
         return self._request("STATUS", {"job": job}, ("JOB",)).header["record"]
 
     def list_jobs(self, limit: int = 100) -> list[dict]:
-        """Records of the newest jobs on the server."""
-        return self._request("LIST", {"limit": limit}, ("JOBS",)).header["records"]
+        """The newest `limit` jobs on the server, newest first (JOB_RECORD dicts), fetched page by page:
+        the server answers each LIST with what fits in one header and where to go on."""
+        records: list[dict] = []
+        header: dict = {}
+        while len(records) < limit:
+            reply = self._request("LIST", {**header, "limit": limit - len(records)}, ("JOBS",)).header
+            records += reply["records"]
+            if not reply.get("next") or not reply["records"]:
+                break
+            header = {"after": reply["next"]}
+        return records[:limit]
 
     def cancel(self, job: str) -> dict:
         """Cancel a job (the server stops its work promptly); returns its record."""
@@ -364,8 +373,9 @@ class Client:
             elif msg.type == "ERROR" and (h.get("job") == job or h.get("req") == fetch_req):
                 if h["code"] != "not_subscribed":
                     raise RemoteError(h["code"], h["message"], h.get("job"), h.get("index"))
+                # the server forgot this fetch: start it again on this connection; frames taken but not yet
+                # credited are still counted in flight there, so `granted` goes back with the next CREDIT
                 fetch_req = self._send("FETCH", {"job": job, "from_seq": expected, "credit": window})
-                granted = 0
 
     def _resume(self, job: str, expected: int, window: int) -> int | None:
         """A fresh connection (new identity, nothing stale in the pipes), HELLO, then FETCH from `expected`;

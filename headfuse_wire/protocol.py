@@ -56,6 +56,10 @@ ERROR_CODES = (
     "not_subscribed",  # CREDIT for a job this connection is not fetching
     "busy",  # the server's queue is full
     "worker_lost",  # the worker died repeatedly on this job
+    "no_worker",  # no worker of the server could start (the text gives the reason)
+    "storage",  # the job store's disk refused a write (full, read-only, gone; the text names the path)
+    "not_authorized",  # the client's CURVE key was taken off the server's allow-list
+    "upload_expired",  # an upload not continued for too long: the job was dropped
     "internal",  # an unexpected server fault (the server goes on)
 )
 
@@ -207,6 +211,18 @@ _BUFFER = Field(
     },
 )
 
+WORKERS = Field(
+    "dict",
+    required=False,
+    fields={
+        "wanted": _int(0, 1 << 16),
+        "ready": _int(0, 1 << 16),
+        "errors": Field("list", max_len=8, item=_str(4000)),
+    },
+)
+"""The server's workers, in HELLO and JOB: how many it was started with, how many have loaded their networks,
+and why those that could not start did not."""
+
 SCHEMAS: dict[str, dict[str, Field]] = {
     "HELLO": {
         "req": _REQ,
@@ -214,6 +230,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "capabilities": Field("list", max_len=32, item=_str(32)),
         "agent": _str(200, required=False),
         "limits": Field("map", required=False, max_len=32, item=Field("num", lo=0, hi=2**62)),
+        "workers": WORKERS,
     },
     "SUBMIT": {
         "req": _REQ,
@@ -244,9 +261,17 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "CREDIT": {"job": JOB_ID, "credit": _int(1, MAX_CREDIT)},
     "CANCEL": {"req": _REQ, "job": JOB_ID},
     "STATUS": {"req": _REQ, "job": JOB_ID},
-    "LIST": {"req": _REQ, "limit": _int(1, 10_000, required=False)},
-    "JOB": {"req": _REQ, "record": JOB_RECORD},
-    "JOBS": {"req": _REQ, "records": Field("list", max_len=10_000, item=JOB_RECORD)},
+    "LIST": {
+        "req": _REQ,
+        "limit": _int(1, 10_000, required=False),
+        "after": Field("str", required=False, pattern=r"[0-9a-f]{16}"),
+    },
+    "JOB": {"req": _REQ, "record": JOB_RECORD, "workers": WORKERS},
+    "JOBS": {
+        "req": _REQ,
+        "records": Field("list", max_len=10_000, item=JOB_RECORD),
+        "next": Field("str", required=False, nullable=True, pattern=r"[0-9a-f]{16}"),
+    },
     "PROGRESS": {
         "job": JOB_ID,
         "state": _str(choices=JOB_STATES),

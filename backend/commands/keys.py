@@ -16,17 +16,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from backend.server.keys import add_client, make_server_keys
+    from backend.server.keys import add_client, check_client_name, make_server_keys
 
     try:
         if args.add_client:
             folders = [add_client(args.out, args.add_client)]
         else:
+            names = [check_client_name(n) for n in (args.clients or ["client"])]  # before anything is written
             folders = [make_server_keys(args.out)]
-            folders += [add_client(args.out, name) for name in (args.clients or ["client"])]
+            folders += [add_client(args.out, name) for name in names]
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"keys: {exc}") from None
     for folder in folders:
         print(f"wrote {folder}")
-    print(f"server: headfuse serve --curve-keys {Path(args.out) / 'server'}  (restart it after adding clients)")
+    print(f"server: headfuse serve --curve-keys {Path(args.out) / 'server'}  (it reads its allow-list again "
+          "when a key is added or removed)")
     return 0

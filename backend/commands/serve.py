@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-message-mb", type=float, default=None, help="ZMQ_MAXMSGSIZE in MiB (default 4; >= chunk size)"
     )
+    parser.add_argument("--upload-timeout", type=float, default=None, metavar="S",
+                        help="seconds an unfinished upload may stall before its job is deleted (default 600)")
     add_job_options(parser)  # the workers' weights and device, and the options of jobs that do not give them
 
 
@@ -44,8 +46,9 @@ def run(args) -> int:
     import signal
     import sys
 
-    from backend.execution.store import StoreLockedError
+    from backend.execution.store import StoreError, StoreLockedError
     from backend.server import Server, ServerConfig
+    from backend.server.server import StartError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.workers < 0:
@@ -69,13 +72,15 @@ def run(args) -> int:
     if args.max_upload_mb is not None:
         cfg.max_video_bytes = args.max_upload_mb * 1024**2
         cfg.max_job_upload_bytes = cfg.max_video_bytes + cfg.max_reference_bytes
+    if args.upload_timeout is not None:
+        cfg.upload_timeout_s = args.upload_timeout
     if args.max_message_mb is not None:
         cfg.max_message_bytes = int(args.max_message_mb * 1024**2)
         cfg.chunk_size = min(cfg.chunk_size, cfg.max_message_bytes // 2)
     server = Server(cfg)
     try:
         endpoint = server.start()
-    except (StoreLockedError, FileNotFoundError, ValueError, ConnectionError) as exc:
+    except (StoreError, StoreLockedError, StartError, FileNotFoundError, ValueError, ConnectionError) as exc:
         server.close()
         raise SystemExit(f"serve: {exc}") from None
     for sig in (signal.SIGINT, signal.SIGTERM):

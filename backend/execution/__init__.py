@@ -4,6 +4,7 @@
     pool.poll(timeout) -> [(task, event), ...]      # the tasks' reports, ending finished | failed
     pool.cancel(job) -> [dropped queued tasks]      # a running task of the job ends `cancelled`
     pool.pending() -> bool
+    pool.workers_info() -> {"wanted", "ready", "errors"}   # the server's pools: the protocol's WORKERS
     pool.close()
 
 `processes.ProcessPool` (spawned local worker processes, supervised), `ray_pool.RayPool` (actors on a

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
-from backend.execution.store import JobStore
+from backend.execution.store import JobStore, storage_message
 from backend.run.sinks import job_sink
 from backend.run.task import TERMINAL_EVENTS, WorkError, WorkTask, run_task
 from headfuse_wire.options import ReconstructConfig
@@ -90,6 +90,9 @@ def worker_main(conn, index: int, store_root: str, defaults: ReconstructConfig, 
         except WorkError as exc:
             failure = {"code": exc.code, "message": exc.message, "index": exc.index}
             conn.send({"event": "failed", "job": task.job, **failure})
+        except OSError as exc:  # the store's disk refused a frame (full, read-only, gone)
+            message = f"{task.where()}: {storage_message(exc, f'job store {store_root}')}"
+            conn.send({"event": "failed", "job": task.job, "code": "storage", "message": message, "index": None})
         except Exception as exc:
             conn.send(
                 {"event": "failed", "job": task.job, "code": "internal", "message": f"{type(exc).__name__}: {exc}"}
@@ -135,7 +138,8 @@ class ProcessPool:
     `submit` queues a task, `poll` waits for and returns the `(task, event)` pairs that arrived (and
     supervises the workers), `cancel` drops a job's queued tasks and stops its running one, `pending`
     says whether anything is queued or running, `close` ends the workers. `fatal` lists the messages of
-    workers that could not start (they are not replaced)."""
+    workers that could not start (they are not replaced); once no worker is left, queued tasks end with
+    a `failed` event of code `no_worker` giving that reason."""
 
     def __init__(self, workers: int, store_root: str, defaults: ReconstructConfig | None = None, threads: int = 1,
                  cancel_grace_s: float = 5.0):  # fmt: skip
@@ -143,7 +147,21 @@ class ProcessPool:
         self.cancel_grace_s = cancel_grace_s
         self.queue: collections.deque = collections.deque()
         self.fatal: list[str] = []
+        self.wanted = workers
         self.workers = [self._spawn(i) for i in range(workers)]
+
+    def wait_started(self, timeout: float) -> None:
+        """Block until every worker has loaded its networks or has failed to (at most `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while any(not w.ready for w in self.workers) and time.monotonic() < deadline:
+            wait(self.fds(), min(0.5, max(0.0, deadline - time.monotonic())))
+            for w in list(self.workers):
+                self._drain(w, [])
+
+    def workers_info(self) -> dict:
+        """`{"wanted", "ready", "errors"}`: workers asked for, workers with their networks loaded, and the
+        last messages of those that could not start (the protocol's WORKERS)."""
+        return {"wanted": self.wanted, "ready": self.ready(), "errors": self.fatal[-8:]}
 
     def _spawn(self, index: int) -> _Worker:
         """Start worker `index` (spawn: a fresh interpreter, no state inherited from this process)."""
@@ -202,6 +220,13 @@ class ProcessPool:
                 out.append((task, {"event": "finished", "job": task.job, "state": "cancelled", "frames": 0,
                                    "ok": 0, "held": 0, "skipped": 0}))  # fmt: skip
                 self._replace(w, out)
+        if self.wanted and not self.workers:
+            reason = self.fatal[-1] if self.fatal else "every worker ended"
+            while self.queue:
+                task, _ = self.queue.popleft()
+                message = f"{task.where()}: no worker can run it ({reason})"
+                out.append((task, {"event": "failed", "job": task.job, "code": "no_worker", "message": message,
+                                   "index": None}))  # fmt: skip
         self._dispatch(out)
         return out
 
@@ -231,9 +256,9 @@ class ProcessPool:
         """Remove `w` (its task, if any, ends `worker_lost`); spawn a successor unless it never started."""
         if w not in self.workers:
             return
-        code = w.process.exitcode
         self.workers.remove(w)
         w.kill()
+        code = w.process.exitcode  # known once the process has been joined
         log.warning("worker %d ended (exit code %s)", w.index, code)
         if w.task is not None:
             message = f"{w.task.where()}: the worker died (exit code {code})"

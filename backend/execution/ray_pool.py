@@ -142,6 +142,11 @@ class RayPool:
         self.queue: collections.deque = collections.deque()
         self.running: dict = {}
 
+    def workers_info(self) -> dict:
+        """`{"wanted", "ready", "errors"}`: actors asked for, actors alive (every one started: the pool waits
+        for them when it is made), and no start errors (a failed start raises instead)."""
+        return {"wanted": len(self.info), "ready": len(self.actors), "errors": []}
+
     def submit(self, task: WorkTask, outputs: dict | None = None, front: bool = False) -> None:
         """Queue `task` (with optional per-frame `outputs`, see `ChunkWorker.run`; `front`: before the others)."""
         (self.queue.appendleft if front else self.queue.append)((task, outputs))

@@ -34,18 +34,40 @@ class StoreLockedError(RuntimeError):
     """Another server process is using this job store."""
 
 
+class StoreError(OSError):
+    """The store's disk refused a read or write (full, read-only, gone): one line naming the path."""
+
+
+def storage_message(exc: OSError, what: str) -> str:
+    """One line for a failed file operation: `what` (e.g. "job store /s"), the path and the system's reason."""
+    where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+    return f"{what}: cannot write{where}: {exc.strerror or exc}"
+
+
 class JobStore:
     """Job folders under `root` (see the module docstring). Safe to use from the server and its workers:
     the server writes records, a worker writes the frames of the job it runs."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = Path(root).resolve()  # resolved once: a record never depends on the working directory
         self._lock_fd: int | None = None
+
+    def open(self) -> None:
+        """Make the store's folder if needed and check that a file can be written in it and fsynced;
+        `StoreError` (one line: the path and why) when it is a file, read-only, full or gone."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.root / ".probe", b"\0" * 4096, durable=True).unlink()
+        except OSError as exc:
+            raise StoreError(storage_message(exc, f"job store {self.root}")) from None
 
     def lock(self) -> None:
         """Take the store for this process (released when the process ends, even by SIGKILL)."""
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self.open()
+        try:
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(storage_message(exc, f"job store {self.root}")) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -89,12 +111,20 @@ class JobStore:
                 continue
         return sorted(records, key=lambda r: r.get("created", 0))
 
-    def input_path(self, job: str, name: str, filename: str | None) -> Path:
-        """Where an uploaded input is kept (the client's file extension is preserved for the decoders)."""
+    @staticmethod
+    def input_name(name: str, filename: str | None) -> str:
+        """Where an uploaded input is kept, relative to its job's folder (as the record holds it: the store
+        may move or be reached from another working directory); the client's extension is kept for the decoders."""
         suffix = Path(filename or "").suffix.lower()
         if not suffix[1:].isalnum() or len(suffix) > 10:
             suffix = ""
-        return self.job_dir(job) / "inputs" / f"{name}{suffix}"
+        return f"inputs/{name}{suffix}"
+
+    def input_file(self, job: str, spec: dict) -> Path:
+        """The file of a record's input `spec` (`{"path": ...}`): relative paths are inside the job's folder,
+        absolute ones are the local-path shortcut's."""
+        path = Path(spec["path"])
+        return path if path.is_absolute() else self.job_dir(job) / path
 
     def frame_path(self, job: str, seq: int) -> Path:
         """The file of frame `seq` of a job."""

@@ -45,6 +45,17 @@ class ServerConfig:
     """Largest video frame (width x height) a job accepts."""
     max_queued_jobs: int = 1000
     """Jobs waiting for a worker before SUBMIT is answered `busy`."""
+    max_uploading_jobs: int = 32
+    """Jobs waiting for their uploads before SUBMIT is answered `busy`."""
+    upload_timeout_s: float = 600.0
+    """An upload not continued for this long is abandoned: its job and its folder are deleted."""
+    max_client_inflight_bytes: int = 128 * 1024**2
+    """Frame bytes sent to one client and not yet credited back, before the server waits for its CREDIT."""
+    max_inflight_bytes: int = 1024**3
+    """The same over all clients together."""
+    worker_start_timeout_s: float = 300.0
+    """How long `start` waits for the workers to load their networks; with none loaded, the server
+    does not start and says why."""
     heartbeat_s: float = 1.0
     """Interval of the server's heartbeats to clients that are fetching frames."""
     peer_timeout_s: float = 300.0

@@ -1,7 +1,9 @@
 """The server's jobs: each job's persistent record with what the server knows of it while it runs, and the
 jobs of a store as a restarted server finds them."""
 
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from backend.run.task import WorkTask
 from headfuse_wire import protocol as P
@@ -25,6 +27,8 @@ class Job:
     """Its task in the pool (None: none queued or running)."""
     last_progress: float = 0.0
     """When subscribers last got a PROGRESS (monotonic seconds)."""
+    touched: float = field(default_factory=time.monotonic)
+    """When its upload last moved (monotonic seconds; abandoned uploads expire)."""
 
     @property
     def id(self) -> str:
@@ -35,6 +39,11 @@ class Job:
     def state(self) -> str:
         """The job state."""
         return self.record["state"]
+
+    def input_name(self, name: str) -> str:
+        """The name the user knows input `name` by: the uploaded file's own name, or the local path's."""
+        spec = self.record["inputs"][name]
+        return spec.get("filename") or Path(spec["path"]).name
 
     def public(self) -> dict:
         """The record as the protocol's JOB_RECORD."""

@@ -15,7 +15,8 @@ import re
 import shutil
 from pathlib import Path
 
-_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A client name: a folder directly inside the key folder (so never `.`, `..` or a hidden name)."""
 
 
 def _pair(folder: Path, name: str) -> tuple[Path, Path]:
@@ -37,10 +38,17 @@ def make_server_keys(out: Path) -> Path:
     return server_dir
 
 
+def check_client_name(name: str) -> str:
+    """`name` if it can name a client's key folder; ValueError (one line) otherwise."""
+    if not _NAME.fullmatch(name) or name == "server":
+        raise ValueError(f"client name {name!r}: expected 1-64 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit (not 'server')")
+    return name
+
+
 def add_client(out: Path, name: str) -> Path:
     """Create the key folder `out/NAME` of a new client and put its public key on the server's allow-list."""
-    if not _NAME.fullmatch(name) or name in ("server",):
-        raise ValueError(f"client name {name!r}: expected 1-64 letters, digits, '.', '_' or '-' (not 'server')")
+    check_client_name(name)
     out = Path(out)
     server_dir = out / "server"
     if not (server_dir / "server.key").is_file():

@@ -5,6 +5,7 @@ from the line it prints once it listens, so no caller picks a free port and race
 for it before the server binds it.
 """
 
+import os
 import re
 import signal
 import subprocess
@@ -19,10 +20,11 @@ class ServerProcess:
     Raises RuntimeError (with its first line of output) when it does not start."""
 
     def __init__(self, store: Path, workers: int = 1, args: tuple = (), bind: str = "tcp://127.0.0.1:*",
-                 stderr=None):  # fmt: skip
+                 stderr=None, cwd: Path = ROOT):  # fmt: skip
         cmd = [sys.executable, "-m", "backend", "serve", "--bind", bind, "--workers", str(workers)]
         cmd += ["--store", str(store), *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, cwd=ROOT)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd, env=env)
         line = self.proc.stdout.readline().decode()
         match = re.search(r"listening on (tcp://\S+)", line)
         if not match:

@@ -16,27 +16,80 @@ class Refused(Exception):
         self.message = message
 
 
-def enable_curve(ctx: zmq.Context, sock: zmq.Socket, keys: Path):
-    """CurveZMQ on `sock` with the server key pair in `keys` and its allow-list `keys/authorized_clients`;
-    returns the running authenticator (stop it on close). One-line errors for missing or bad keys."""
-    from zmq.auth import load_certificate
-    from zmq.auth.thread import ThreadAuthenticator
+class CurveGuard:
+    """CurveZMQ on a server socket with the key pair in `keys` and the allow-list `keys/authorized_clients`
+    (one-line errors for missing or bad keys). The allow-list is read again whenever its files change
+    (`reload_if_changed`, from the server's timer): a key added is let in, a key removed is refused at
+    once, on new connections by the handshake and on open ones by `allows`."""
 
-    secret_file, allowed = keys / "server.key_secret", keys / "authorized_clients"
-    if not secret_file.is_file():
-        raise FileNotFoundError(f"{secret_file} not found: make keys with `headfuse keys --out {keys.parent}`")
-    if not allowed.is_dir() or not any(allowed.glob("*.key")):
-        raise FileNotFoundError(f"{allowed} holds no client public keys (*.key): no client could connect")
-    public, secret = load_certificate(str(secret_file))
-    if secret is None:
-        raise ValueError(f"{secret_file} holds no secret key")
-    auth = ThreadAuthenticator(ctx)
-    auth.start()
-    auth.configure_curve(domain="*", location=str(allowed))
-    sock.curve_secretkey = secret
-    sock.curve_publickey = public
-    sock.curve_server = True
-    return auth
+    def __init__(self, keys: Path):
+        self.keys = Path(keys)
+        self.folder = self.keys / "authorized_clients"
+        self.secret_file = self.keys / "server.key_secret"
+        if not self.secret_file.is_file():
+            raise FileNotFoundError(
+                f"{self.secret_file} not found: make keys with `headfuse keys --out {self.keys.parent}`"
+            )
+        if not self.folder.is_dir() or not any(self.folder.glob("*.key")):
+            raise FileNotFoundError(f"{self.folder} holds no client public keys (*.key): no client could connect")
+        self.allowed: set[bytes] = set()
+        self._signature = None
+        self._auth = None
+
+    def enable(self, ctx: zmq.Context, sock: zmq.Socket) -> None:
+        """Turn CURVE on for `sock` (before it binds) and start the authenticator."""
+        from zmq.auth import load_certificate
+        from zmq.auth.thread import ThreadAuthenticator
+
+        public, secret = load_certificate(str(self.secret_file))
+        if secret is None:
+            raise ValueError(f"{self.secret_file} holds no secret key")
+        self._auth = ThreadAuthenticator(ctx)
+        self._auth.start()
+        self.reload_if_changed()
+        sock.curve_secretkey = secret
+        sock.curve_publickey = public
+        sock.curve_server = True
+
+    def _files(self) -> tuple:
+        try:
+            return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in self.folder.glob("*.key")))
+        except OSError:
+            return ()
+
+    def reload_if_changed(self) -> bool:
+        """Read the allow-list again if its files changed since the last read; True when it did."""
+        from zmq.auth import load_certificates
+
+        signature = self._files()
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        self.allowed = set(load_certificates(str(self.folder))) if self.folder.is_dir() else set()
+        self._auth.configure_curve(domain="*", location=str(self.folder))
+        return True
+
+    def allows(self, user_id: str | None) -> bool:
+        """Whether the client whose CURVE public key (Z85, the message's `User-Id`) sent a message is
+        still on the allow-list."""
+        return user_id is not None and user_id.encode() in self.allowed
+
+    def stop(self) -> None:
+        """Stop the authenticator."""
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def exposed(endpoint: str) -> bool:
+    """Whether a bind endpoint can be reached from other machines (tcp on anything but loopback)."""
+    if not endpoint.startswith("tcp://"):
+        return False
+    host = endpoint[len("tcp://") :].rsplit(":", 1)[0]
+    return host not in LOOPBACK_HOSTS and not host.startswith("127.")
 
 
 def local_input_path(allowed: list[Path], name: str, path: str) -> str:

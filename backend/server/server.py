@@ -17,23 +17,29 @@ state (`jobs`), takes its inputs in (`uploads`) and streams stored frames to the
 """
 
 import errno
+import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
 import zmq
 
-from backend.execution.store import JobStore
+from backend.execution.store import JobStore, StoreError, storage_message
 from backend.run.task import WorkTask, no_usable_face
 from backend.server.config import ServerConfig
 from backend.server.jobs import Job, load_jobs
-from backend.server.security import Refused, enable_curve
+from backend.server.security import CurveGuard, Refused, exposed
 from backend.server.streaming import Streams
 from backend.server.uploads import UploadCorrupt, admit, all_received, receive_chunk
 from headfuse_wire import protocol as P
 
 log = logging.getLogger("headfuse.server")
+
+
+class StartError(RuntimeError):
+    """The server cannot start (the address, the workers): one line saying why."""
 
 class Server:
     """The inference server (see the module docstring). `start()` binds and spawns the workers,
@@ -43,13 +49,13 @@ class Server:
         self.cfg = cfg
         self.store = JobStore(cfg.store)
         self.jobs: dict[str, Job] = {}
-        self.streams = Streams(self._send)
+        self.streams = Streams(self._send, cfg.max_client_inflight_bytes, cfg.max_inflight_bytes)
         self.pool = None
         self.endpoint: str | None = None
         self._running = False
         self._ctx: zmq.Context | None = None
         self._sock: zmq.Socket | None = None
-        self._auth = None
+        self._guard: CurveGuard | None = None
         self._last_heartbeat = 0.0
         self._allowed = [Path(os.path.realpath(p)) for p in cfg.allow_local_paths]
         self._ray_started = False
@@ -58,11 +64,16 @@ class Server:
 
     def start(self) -> str:
         """Take the store, load its jobs, bind the socket, start the pool and queue the unfinished jobs;
-        returns the bound endpoint."""
+        returns the bound endpoint. Raises `StoreError` / `StoreLockedError` (the store), `StartError` (the
+        address, no worker could start), `FileNotFoundError` / `ValueError` (the CURVE keys): one line each."""
+        guard = CurveGuard(Path(self.cfg.curve_keys)) if self.cfg.curve_keys is not None else None
         self.store.lock()
-        resume = self._load_jobs()
+        try:
+            resume = self._load_jobs()
+        except OSError as exc:
+            raise StoreError(storage_message(exc, f"job store {self.store.root}")) from None
         self._ctx = zmq.Context()
-        sock = self._ctx.socket(zmq.ROUTER)
+        self._sock = sock = self._ctx.socket(zmq.ROUTER)  # held at once, so close() always releases it
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         sock.setsockopt(zmq.MAXMSGSIZE, self.cfg.max_message_bytes)
@@ -70,16 +81,29 @@ class Server:
         sock.setsockopt(zmq.RCVHWM, 1_000)
         sock.setsockopt(zmq.HEARTBEAT_IVL, 2_000)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 10_000)
-        if self.cfg.curve_keys is not None:
-            self._auth = enable_curve(self._ctx, sock, Path(self.cfg.curve_keys))
-        sock.bind(self.cfg.bind)
+        if guard is not None:
+            self._guard = guard
+            guard.enable(self._ctx, sock)
+        try:
+            sock.bind(self.cfg.bind)
+        except zmq.ZMQError as exc:
+            hint = " (another server is listening there?)" if exc.errno == errno.EADDRINUSE else ""
+            raise StartError(f"cannot listen on {self.cfg.bind}: {exc.strerror}{hint}; expected an endpoint "
+                             f"like tcp://127.0.0.1:5555 (tcp://127.0.0.1:* picks a free port)") from None  # fmt: skip
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._sock = sock
+        if exposed(self.endpoint) and guard is None:
+            log.warning("listening on %s WITHOUT encryption or authentication: anyone who can reach this address "
+                        "can submit jobs and read results; use --curve-keys (see `headfuse keys`)", self.endpoint)
         self.pool = self._make_pool()
+        info = self.pool.workers_info()
+        if info["wanted"] and not info["ready"]:
+            reasons = "; ".join(dict.fromkeys(info["errors"])) or "they ended while loading"
+            raise StartError(f"no worker could start: {reasons}")
         for job in resume:
             self._enqueue(job)
         where = f"Ray cluster {self.cfg.ray}" if self.cfg.ray else "local"
-        log.info("listening on %s (%d %s workers, store %s)", self.endpoint, self.cfg.workers, where, self.cfg.store)
+        log.info("listening on %s (%d of %d %s workers ready, store %s)", self.endpoint, info["ready"],
+                 info["wanted"], where, self.store.root)  # fmt: skip
         return self.endpoint
 
     def _make_pool(self):
@@ -90,12 +114,14 @@ class Server:
             from backend.execution.ray_pool import RayPool, connect
 
             self._ray_started = connect(self.cfg.ray)
-            pool = RayPool(self.cfg.workers, self.cfg.store, self.cfg.defaults, threads=1)
+            pool = RayPool(self.cfg.workers, self.store.root, self.cfg.defaults, threads=1)
             for i, info in enumerate(pool.info):
                 log.info("Ray worker %d ready (pid %s, %s)", i, info["pid"], info["device"])
             return pool
         threads = max(1, (os.cpu_count() or 1) // max(1, self.cfg.workers))
-        return ProcessPool(self.cfg.workers, self.cfg.store, self.cfg.defaults, threads, self.cfg.cancel_grace_s)
+        pool = ProcessPool(self.cfg.workers, self.store.root, self.cfg.defaults, threads, self.cfg.cancel_grace_s)
+        pool.wait_started(self.cfg.worker_start_timeout_s)
+        return pool
 
     def stop(self) -> None:
         """Ask `serve()` to return (safe from a signal handler)."""
@@ -109,9 +135,9 @@ class Server:
         if self._sock is not None:
             self._sock.close(linger=0)
             self._sock = None
-        if self._auth is not None:
-            self._auth.stop()
-            self._auth = None
+        if self._guard is not None:
+            self._guard.stop()
+            self._guard = None
         if self._ctx is not None:
             self._ctx.term()
             self._ctx = None
@@ -143,7 +169,10 @@ class Server:
                     continue
                 raise
             for task, event in self.pool.poll(0):
-                self._on_task_event(task, event)
+                try:
+                    self._on_task_event(task, event)
+                except Exception:  # one job's bookkeeping fault must not take the others down
+                    log.exception("internal error on %s of job %s", event.get("event"), task.job)
             if self._sock in events:
                 for _ in range(200):
                     try:
@@ -165,9 +194,23 @@ class Server:
                 log.info("job %s resumes at frame %d", job.id, job.frames_done)
         return resume
 
-    def _save(self, job: Job) -> None:
+    def _save(self, job: Job) -> bool:
+        """Write the job's record. When the disk refuses (full, read-only, gone) the job fails with code
+        `storage` naming the path (kept in memory: STATUS and fetchers hear it), its work is stopped, and
+        the server goes on; returns False then."""
         job.record["frames_done"] = job.frames_done
-        self.store.save_record(job.record)
+        try:
+            self.store.save_record(job.record)
+            return True
+        except OSError as exc:
+            message = storage_message(exc, f"job store {self.store.root}")
+            log.error("job %s: %s", job.id, message)
+            if job.state not in P.FINAL_STATES:
+                if self.pool is not None:
+                    self.pool.cancel(job.id)
+                job.record["state"] = "failed"
+                job.record["error"] = {"code": "storage", "message": message, "index": None}
+            return False
 
     # ------------------------------------------------------------------ sending
 
@@ -197,6 +240,10 @@ class Server:
     def _handle(self, frames: list) -> None:
         peer, body = frames[0].bytes, frames[1:]
         req = _guess_req(body)
+        if self._guard is not None and not self._guard.allows(_user_id(body)):
+            self.streams.drop_peer(peer)
+            self._error(peer, "not_authorized", "this client's key is no longer on the server's allow-list", req=req)
+            return
         try:
             msg = P.decode(body, allowed=P.CLIENT_TYPES)
         except P.ProtocolError as exc:
@@ -207,6 +254,10 @@ class Server:
             getattr(self, f"_on_{msg.type.lower()}")(peer, msg.header, msg)
         except Refused as exc:
             self._error(peer, exc.code, exc.message, req=req, job=msg.header.get("job"))
+        except OSError as exc:
+            message = storage_message(exc, f"job store {self.store.root}")
+            log.error("%s: %s", msg.type, message)
+            self._error(peer, "storage", f"{msg.type}: {message}", req=req, job=msg.header.get("job"))
         except Exception as exc:
             log.exception("internal error handling %s", msg.type)
             self._error(peer, "internal", f"{msg.type}: {type(exc).__name__}: {exc}", req=req)
@@ -240,14 +291,19 @@ class Server:
         from backend import __version__
 
         header = {"version": P.PROTOCOL_VERSION, "capabilities": caps, "agent": f"headfuse {__version__}"}
-        self._reply(peer, "HELLO", {**header, "limits": limits}, h.get("req"))
+        self._reply(peer, "HELLO", {**header, "limits": limits, "workers": self._workers()}, h.get("req"))
+
+    def _workers(self) -> dict:
+        """The protocol's WORKERS: workers asked for, ready, and why any could not start."""
+        return self.pool.workers_info() if self.pool is not None else {"wanted": 0, "ready": 0, "errors": []}
 
     def _on_heartbeat(self, peer: bytes, h: dict, msg) -> None:
         self._reply(peer, "HEARTBEAT", {}, h.get("req"))
 
     def _on_submit(self, peer: bytes, h: dict, msg) -> None:
         queued = sum(1 for j in self.jobs.values() if j.state == "queued")
-        record, uploads = admit(self.cfg, self.store, self._allowed, h, queued)
+        uploading = sum(1 for j in self.jobs.values() if j.state == "uploading")
+        record, uploads = admit(self.cfg, self.store, self._allowed, h, queued, uploading)
         job = Job(record)
         self.jobs[job.id] = job
         self._reply(peer, "ACCEPTED", {"job": job.id, "uploads": uploads, "chunk_size": self.cfg.chunk_size},
@@ -262,7 +318,8 @@ class Server:
         if chunk is None:
             raise Refused("bad_message", "UPLOAD: expected one buffer named chunk")
         try:
-            complete = receive_chunk(job.record, h["file"], h["offset"], chunk)
+            job.touched = time.monotonic()
+            complete = receive_chunk(self.store, job.record, h["file"], h["offset"], chunk)
         except UploadCorrupt as exc:
             self._finish(job, "failed", (exc.code, exc.message, None))
             raise
@@ -292,16 +349,39 @@ class Server:
         self._reply(peer, "JOB", {"record": job.public()}, h.get("req"))
 
     def _on_status(self, peer: bytes, h: dict, msg) -> None:
-        self._reply(peer, "JOB", {"record": self._job(h).public()}, h.get("req"))
+        self._reply(peer, "JOB", {"record": self._job(h).public(), "workers": self._workers()}, h.get("req"))
 
     def _on_list(self, peer: bytes, h: dict, msg) -> None:
-        jobs = sorted(self.jobs.values(), key=lambda j: j.record["created"], reverse=True)[: h.get("limit", 100)]
-        self._reply(peer, "JOBS", {"records": [j.public() for j in jobs]}, h.get("req"))
+        """The newest jobs, newest first, from just after job `after`: as many as `limit` asks for and one
+        header holds; `next` names the last one sent when more follow."""
+        jobs = sorted(self.jobs.values(), key=lambda j: (j.record["created"], j.id), reverse=True)
+        if "after" in h:
+            ids = [j.id for j in jobs]
+            if h["after"] not in ids:
+                raise Refused("unknown_job", f"LIST after job {h['after']}, which is not on this server")
+            jobs = jobs[ids.index(h["after"]) + 1 :]
+        records, size = [], 1024  # room for the rest of the header
+        for job in jobs[: h.get("limit", 100)]:
+            record = job.public()
+            size += len(json.dumps(record)) + 2
+            if size > P.MAX_HEADER_BYTES:
+                break
+            records.append(record)
+        more = len(records) < len(jobs)
+        header = {"records": records, "next": records[-1]["job"] if more and records else None}
+        self._reply(peer, "JOBS", header, h.get("req"))
 
     # ------------------------------------------------------------------ streaming
 
     def _pump(self, job: Job) -> None:
-        self.streams.pump(job, lambda seq: self.store.read_frame(job.id, seq), lambda: self._final(job))
+        try:
+            self.streams.pump(job, lambda seq: self.store.read_frame(job.id, seq), lambda: self._final(job))
+        except (OSError, ValueError) as exc:  # a frame file the disk lost or damaged after it was announced
+            message = f"job {job.id}: a stored frame cannot be read: {exc}"
+            log.error("%s", message)
+            for peer in self.streams.peers(job.id):
+                self._error(peer, "storage", message, job=job.id)
+                self.streams.end(peer, job.id)
 
     def _final(self, job: Job) -> list:
         """The message that closes a finished job's stream: ERROR for a failed job, DONE otherwise."""
@@ -332,10 +412,11 @@ class Server:
         """Queue the job's remaining frames in the pool (from its first frame not yet stored)."""
         o = job.record["options"]
         start = o["start"] if job.last_index is None else job.last_index + o["stride"]
+        inputs = job.record["inputs"]
         job.task = WorkTask(
             job=job.id,
-            video=job.record["inputs"]["video"]["path"],
-            reference=job.record["inputs"]["reference"]["path"],
+            video=str(self.store.input_file(job.id, inputs["video"])),
+            reference=str(self.store.input_file(job.id, inputs["reference"])),
             options={**o, "start": start},
             first_seq=job.frames_done,
             max_frames=self.cfg.max_frames,
@@ -343,7 +424,11 @@ class Server:
         )
         job.record["state"] = "queued"
         job.record["attempts"] = job.record.get("attempts", 0) + 1
-        self._save(job)
+        if not self._save(job):
+            job.task = None
+            self._send_progress(job)
+            self._pump(job)
+            return
         self.pool.submit(job.task, front=front)
         self._send_progress(job)
         log.info("job %s queued from frame %d (source %d)", job.id, job.frames_done, start)
@@ -359,7 +444,8 @@ class Server:
             job.record["state"] = "running"
             if ev["frames_total"] is not None:
                 job.record["frames_total"] = ev["frames_total"]
-            self._save(job)
+            if not self._save(job):
+                self._pump(job)
             self._send_progress(job)
         elif kind == "frame":
             if ev["seq"] == job.frames_done:
@@ -386,9 +472,8 @@ class Server:
             elif job.frames_done == 0:
                 self._finish(job, "failed", ("bad_video", "video: no frames in the range asked for", None))
             elif job.record["ok"] + job.record["held"] == 0:
-                inputs = job.record["inputs"]
-                reason = no_usable_face(Path(inputs["video"]["path"]).name, Path(inputs["reference"]["path"]).name,
-                                        job.frames_done, job.reasons)
+                video, reference = (job.input_name(n) for n in P.INPUT_FILES)
+                reason = no_usable_face(video, reference, job.frames_done, job.reasons)
                 self._finish(job, "failed", ("no_face", reason, None))
             else:
                 self._finish(job, "done")
@@ -410,12 +495,31 @@ class Server:
         if now - self._last_heartbeat < self.cfg.heartbeat_s:
             return
         self._last_heartbeat = now
+        if self._guard is not None and self._guard.reload_if_changed():
+            log.info("allow-list %s read again: %d client keys", self._guard.folder, len(self._guard.allowed))
+        self._expire_uploads(now)
         self.streams.expire(self.cfg.peer_timeout_s)
         beat = P.encode("HEARTBEAT", {})
         for peer in self.streams.peers():
             self._send(peer, beat)
         for job_id in self.streams.jobs():
             self._pump(self.jobs[job_id])
+
+    def _expire_uploads(self, now: float) -> None:
+        """Delete the jobs whose uploads stopped `upload_timeout_s` ago, with their folders."""
+        for job in [j for j in self.jobs.values() if j.state == "uploading"]:
+            if now - job.touched > self.cfg.upload_timeout_s:
+                del self.jobs[job.id]
+                shutil.rmtree(self.store.job_dir(job.id), ignore_errors=True)
+                log.info("job %s: upload abandoned for %.0f s, deleted", job.id, now - job.touched)
+
+
+def _user_id(body: list) -> str | None:
+    """The CURVE public key (Z85) ZeroMQ authenticated the message's sender with."""
+    try:
+        return body[0].get("User-Id")
+    except (zmq.ZMQError, AttributeError, IndexError):
+        return None
 
 
 def _guess_req(body: list) -> int | None:

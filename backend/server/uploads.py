@@ -17,10 +17,11 @@ class UploadCorrupt(Refused):
         super().__init__("bad_upload", message)
 
 
-def admit(cfg, store, allowed: list[Path], header: dict, queued: int) -> tuple[dict, list[str]]:
+def admit(cfg, store, allowed: list[Path], header: dict, queued: int, uploading: int) -> tuple[dict, list[str]]:
     """The job record of a SUBMIT `header` (created in `store`, with empty files for its uploads) and the
     names of the inputs it waits for. `cfg`: the `ServerConfig`; `allowed`: folders local paths may name;
-    `queued`: jobs already queued. Raises `Refused` with the protocol's code and one line."""
+    `queued` / `uploading`: jobs already queued / waiting for uploads. Raises `Refused` with the protocol's
+    code and one line."""
     opts = header["options"]
     try:
         options = cfg.defaults.from_wire({k: v for k, v in opts.items() if k != "name"}).to_wire()
@@ -49,9 +50,11 @@ def admit(cfg, store, allowed: list[Path], header: dict, queued: int) -> tuple[d
         uploads.append(name)
     if total > cfg.max_job_upload_bytes:
         raise Refused("too_large", f"uploads total {total} bytes; the per-job limit is {cfg.max_job_upload_bytes}")
+    if uploads and uploading >= cfg.max_uploading_jobs:
+        raise Refused("busy", f"{uploading} jobs are already waiting for their uploads; finish those or try later")
     job_id = store.new_job_id()
     for name in uploads:
-        inputs[name]["path"] = str(store.input_path(job_id, name, inputs[name]["filename"]))
+        inputs[name]["path"] = store.input_name(name, inputs[name]["filename"])
     record = {
         "job": job_id,
         "state": "uploading" if uploads else "queued",
@@ -68,12 +71,12 @@ def admit(cfg, store, allowed: list[Path], header: dict, queued: int) -> tuple[d
     }
     store.create(record)
     for name in uploads:
-        Path(inputs[name]["path"]).touch()
+        store.input_file(job_id, inputs[name]).touch()
     return record, uploads
 
 
-def receive_chunk(record: dict, name: str, offset: int, chunk) -> bool:
-    """Write one UPLOAD chunk of input `name` of a job `record` (in the state `uploading`) at `offset`, which
+def receive_chunk(store, record: dict, name: str, offset: int, chunk) -> bool:
+    """Write one UPLOAD chunk of input `name` of a job `record` of `store` (in the state `uploading`) at `offset`, which
     must be where the file ends; returns True when the file is complete and its SHA-256 is the one
     declared. Raises `Refused` (`bad_state`, `bad_upload`, `too_large`), `UploadCorrupt` for a wrong SHA-256."""
     if record["state"] != "uploading":
@@ -86,15 +89,16 @@ def receive_chunk(record: dict, name: str, offset: int, chunk) -> bool:
         raise Refused("bad_upload", f"{name}: chunk at offset {offset}, expected offset {spec['received']}")
     if spec["received"] + n > spec["size"]:
         raise Refused("too_large", f"{name}: more than the {spec['size']} bytes declared in SUBMIT")
+    path = store.input_file(record["job"], spec)
     if spec["received"] < spec["size"]:
-        with open(spec["path"], "r+b") as f:
+        with open(path, "r+b") as f:
             f.seek(spec["received"])
             f.write(chunk)
         spec["received"] += n
     if spec["received"] < spec["size"]:
         return False
     digest = hashlib.sha256()
-    with open(spec["path"], "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     if digest.hexdigest() != spec["sha256"]:

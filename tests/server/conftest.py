@@ -37,13 +37,14 @@ class ServerProcess(ServerProcess):
     """The server of a test: on CPU, its log beside the store (`STORE-server.log`)."""
 
     def __init__(
-        self, store: Path, weights: Path | None, workers: int = 1, bind: str = "tcp://127.0.0.1:*", extra: tuple = ()
-    ):
+        self, store: Path, weights: Path | None, workers: int = 1, bind: str = "tcp://127.0.0.1:*", extra: tuple = (),
+        cwd: Path = ROOT,
+    ):  # fmt: skip
         self.store = store
         args = ["--device", "cpu", *extra] + (["--weights", str(weights)] if weights is not None else [])
-        self.log = open(store.parent / f"{store.name}-server.log", "ab")
+        self.log = open((cwd / store).parent / f"{store.name}-server.log", "ab")
         try:
-            super().__init__(store, workers, tuple(args), bind, stderr=self.log)
+            super().__init__(store, workers, tuple(args), bind, stderr=self.log, cwd=cwd)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; see {self.log.name}") from None
 

@@ -59,3 +59,51 @@ def test_credit_without_a_fetch_is_refused_and_a_gone_peer_is_forgotten():
     assert streams.peers("j") == [b"b"] and streams.jobs() == {"j"}
     streams.expire(-1.0)
     assert not streams.subs
+
+
+def sized_frame(seq, nbytes=1000):
+    header, _ = frame(seq)
+    return header, [b"\0" * nbytes]
+
+
+def test_fetching_again_without_reading_sends_nothing_more():
+    pipe = Pipe()
+    streams = Streams(pipe)
+    job = SimpleNamespace(id="j", frames_done=50, state="done")
+    for _ in range(100):  # a client that FETCHes over and over and never reads
+        streams.fetch(b"a", "j", 0, 8)
+        streams.pump(job, sized_frame, lambda: [])
+    assert len(pipe.sent) == 8 and streams.total_bytes == 8000
+    streams.add_credit(b"a", "j", 4)  # it took 4 off its queue: 4 more may go
+    streams.pump(job, sized_frame, lambda: [])
+    assert len(pipe.sent) == 12 and streams.clients[b"a"].bytes == 8000
+
+
+def test_bytes_in_flight_are_bounded_per_client_and_in_total_and_freed_when_a_peer_goes():
+    pipe = Pipe()
+    streams = Streams(pipe, max_client_bytes=3000, max_total_bytes=5000)
+    job = SimpleNamespace(id="j", frames_done=50, state="running")
+    for peer in (b"a", b"b", b"c"):
+        streams.fetch(peer, "j", 0, 100)
+    streams.pump(job, sized_frame, lambda: [])
+    sent = [p for p, _ in pipe.sent]
+    assert sent.count(b"a") == 3 and sent.count(b"b") == 2  # 3000 per client, then 5000 in all
+    assert sent.count(b"c") == 1  # a client with nothing in flight always gets one frame
+    streams.drop_peer(b"a")
+    assert streams.total_bytes == 3000
+    streams.pump(job, sized_frame, lambda: [])  # the room a's bytes left goes to b, then c
+    sent = [p for p, _ in pipe.sent]
+    assert sent.count(b"b") == 3 and sent.count(b"c") == 2 and streams.total_bytes == 5000
+
+
+def test_a_credit_just_after_the_stream_closed_is_taken_quietly():
+    pipe = Pipe()
+    streams = Streams(pipe)
+    job = SimpleNamespace(id="j", frames_done=2, state="done")
+    streams.fetch(b"a", "j", 0, 8)
+    streams.pump(job, sized_frame, lambda: [json.dumps({"type": "DONE"}).encode()])
+    assert [t for _, t in pipe.sent] == ["FRAME", "FRAME", "DONE"] and not streams.subs
+    streams.add_credit(b"a", "j", 2)
+    assert streams.total_bytes == 0
+    with pytest.raises(Refused):
+        streams.add_credit(b"a", "j", 2)
