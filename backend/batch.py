@@ -26,7 +26,7 @@ import numpy as np
 from backend.execution.store import JobStore
 from backend.run import manifest as mf
 from backend.run.sinks import PREVIEW_ROWS, preview_frames
-from backend.run.task import WorkTask, no_usable_face
+from backend.run.task import RESUME_WARMUP, WorkTask, no_usable_face
 from headfuse_wire.options import ReconstructConfig
 
 SIDECAR_SUFFIXES = (".ref.png", ".ref.jpg", ".ref.jpeg")
@@ -165,7 +165,7 @@ class BatchOptions:
     """Mesh file formats."""
     chunk: int = 32
     """Frames per chunk."""
-    warmup: int = 4
+    warmup: int = RESUME_WARMUP
     """Frames each chunk (but a clip's first) starts early."""
     preview_frames: int = 6
     """Frames in each clip's contact sheet `preview.png` (0: none; each costs two volume renders)."""

@@ -11,11 +11,18 @@ import sys
 COMMANDS = ("doctor", "bench", "synth", "train", "eval", "reconstruct", "demo", "serve", "keys", "batch")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line (`headfuse reconstruct: argument --texture: invalid choice ...`), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     from backend import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="headfuse",
         description="A portrait video plus one reference image -> a 3D head per frame (triplanes, meshes, Blender).",
     )

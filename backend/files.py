@@ -46,3 +46,12 @@ def atomic_write(path: str | Path, data: bytes | Iterable[bytes], durable: bool 
         for chunk in [data] if isinstance(data, bytes | bytearray | memoryview) else data:
             f.write(chunk)
     return path
+
+
+def writable_folder(path: str | Path) -> Path:
+    """Make the folder `path` if needed and check that a file can be written in it; raises `OSError`
+    (it is a file, read-only, full, or cannot be made)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write(path / ".write-check", b"\0" * 4096).unlink()
+    return path

@@ -164,12 +164,14 @@ def reconstruct_clip(
     cfg: ReconstructConfig | None = None,
     lifter: Lifter | None = None,
     fusion: FusionNet | None = None,
+    reference_name: str | None = None,
 ) -> Iterator[FrameOutput]:
     """Reconstruct a clip frame by frame (see the module docstring). `video` is anything `backend.video`
     reads, or a `VideoReader` already open on it; `reference` a near-frontal image of the same person
     (path or RGB array; ignored when `cfg.reference_frame` names a frame of the video). `lifter` and
     `fusion` are loaded networks (default: from `cfg`'s weights, each read once); `fusion` is used in
-    `fused` mode only. Frames that are skipped leave the fusion state as it was."""
+    `fused` mode only; `reference_name` is what messages call the reference (default: its path). Frames
+    that are skipped leave the fusion state as it was."""
     from backend.device import resolve_device
 
     cfg = (cfg or ReconstructConfig()).validate()
@@ -184,12 +186,14 @@ def reconstruct_clip(
     if cfg.mode == "per-frame":
         fusion = None
     reader = video if isinstance(video, VideoReader) else open_video(video)  # a non-video fails here, before work
-    if cfg.reference_frame is not None:
+    if reference_name is not None:
+        ref_name = reference_name
+    elif cfg.reference_frame is not None:
         ref_name = f"reference frame {cfg.reference_frame} of {reader.path}"
     else:
         ref_name = "the reference image" if isinstance(reference, np.ndarray) else str(reference)
     reference = reference_image(reader, reference, cfg)
-    with FacePreprocessor(reference, face_config(cfg), fps=reader.info.fps) as pre:
+    with FacePreprocessor(reference, face_config(cfg), fps=reader.info.fps, reference_name=ref_name) as pre:
         template = pre.template.points
         blender = texture_blender(cfg, pre.reference_result, ref_name)
         state = fusion.start(lift_face(lifter, pre.reference_result, template)) if fusion is not None else None

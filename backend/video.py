@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from backend.native_logs import native_stderr_silenced
+
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 GIF_EXTENSIONS = (".gif",)
@@ -154,6 +156,8 @@ class VideoReader:
             raise FileNotFoundError(f"video not found: {p}")
         if not p.is_file():
             raise VideoError(f"{p}: not a file, folder or printf pattern")
+        if p.stat().st_size == 0:
+            raise VideoError(f"{p}: the file is empty (0 bytes; expected a video or an image)")
         suffix = p.suffix.lower()
         if suffix in VIDEO_EXTENSIONS:
             self.info = self._open_container(p)
@@ -174,13 +178,15 @@ class VideoReader:
             self.info = VideoInfo(self.path, "image", None, 1, width, height)
 
     def _open_container(self, p: Path) -> VideoInfo:
-        cap = cv2.VideoCapture(str(p))
+        with native_stderr_silenced():  # FFmpeg's own complaint; ours below says what to give instead
+            cap = cv2.VideoCapture(str(p))
         try:
             ok = cap.isOpened()
             frame = cap.read()[1] if ok else None
             if frame is None:
+                damaged = "; truncated or damaged?" if p.suffix.lower() in VIDEO_EXTENSIONS else ""
                 raise VideoError(
-                    f"{p}: not a readable video or image (expected a video container "
+                    f"{p}: not a readable video or image{damaged} (expected a video container "
                     f"{', '.join(VIDEO_EXTENSIONS)}, an animated GIF, an image, a folder of images "
                     "or a printf pattern)"
                 )

@@ -35,9 +35,22 @@ sock.connect(endpoint)
 for r in range(rounds):
     for m in messages:
         sock.send_multipart(m)
-sock.send(b"end")
-sock.close(linger=-1)
+sock.close(linger=60_000)
 """
+
+
+RAW_TIMEOUT_S = 60.0
+"""Longest wait for the raw sender's next message (or its exit) before the benchmark gives up."""
+
+
+def _raw_receive(pull, sender: subprocess.Popen) -> None:
+    """One message from the raw sender, or SystemExit saying what was waited for once it stopped sending."""
+    if not pull.poll(int(RAW_TIMEOUT_S * 1000)):
+        raise SystemExit(f"bench server: the raw pyzmq sender (exit code {sender.poll()}) sent nothing for "
+                         f"{RAW_TIMEOUT_S:.0f} s; gave up waiting for its frames")  # fmt: skip
+    msg = pull.recv_multipart(copy=False)
+    if len(msg) == 1 and msg[0].bytes == b"end":
+        raise SystemExit("bench server: the raw pyzmq sender ended before all its frames arrived")
 
 
 def weights_path() -> Path:
@@ -107,17 +120,18 @@ def _throughput(frames: int, rounds: int) -> dict:
             [sys.executable, "-c", _RAW_SENDER, str(store), job, str(frames), str(rounds), f"tcp://127.0.0.1:{port}"],
             cwd=ROOT,
         )
-        pull.recv_multipart(copy=False)  # the clock starts at the first message
-        t0 = time.perf_counter()
-        count = 1
-        while True:
-            msg = pull.recv_multipart(copy=False)
-            if len(msg) == 1 and msg[0].bytes == b"end":
-                break
-            count += 1
-        raw_s = time.perf_counter() - t0
-        sender.wait()
-        pull.close(linger=0)
+        try:
+            _raw_receive(pull, sender)  # the clock starts at the first message
+            t0 = time.perf_counter()
+            count = 1
+            while count < frames * rounds:  # every message, whether or not the sender's "end" arrives
+                _raw_receive(pull, sender)
+                count += 1
+            raw_s = time.perf_counter() - t0
+            sender.wait(timeout=RAW_TIMEOUT_S)
+        finally:
+            sender.kill()
+            pull.close(linger=0)
         raw_mbps = (count - 1) * frame_bytes / 1e6 / raw_s
         # through the server: FETCH with credits, every buffer decoded into arrays (CRC-32 checked or not)
         server = _start_server(store, 0, None)

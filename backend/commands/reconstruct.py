@@ -27,6 +27,7 @@ def run(args) -> int:
 
     from backend.device import resolve_device
     from backend.face.preprocess import skip_kind
+    from backend.files import writable_folder
     from backend.mesh.writers import WRITERS
     from backend.models.weights import load_networks
     from backend.run.sinks import FolderSink
@@ -40,6 +41,11 @@ def run(args) -> int:
     if args.ref is None and cfg.reference_frame is None:
         raise SystemExit("reconstruct: give a reference image (--ref IMAGE) or a frame of the video (--ref-frame N)")
     try:
+        writable_folder(args.out)
+    except OSError as exc:
+        raise SystemExit(f"reconstruct: output folder {args.out}: {exc.strerror or exc} (expected a folder "
+                         f"that can be made and written)") from None  # fmt: skip
+    try:
         device = resolve_device(cfg.device)
         networks = load_networks(cfg.weights, cfg.fusion_weights, device)
     except (RuntimeError, FileNotFoundError, ValueError) as exc:
@@ -49,14 +55,18 @@ def run(args) -> int:
     task = WorkTask("reconstruct", str(args.video), str(args.ref or ""), cfg.to_wire(), max_frames=None,
                     max_video_pixels=None)  # fmt: skip
     sink = FolderSink(args.out, str(args.video), args.ref, cfg, formats)
-    bar = tqdm(desc="reconstruct", unit="frame")
+    bar = None  # made at the first frame: a run refused before any frame shows only its reason
+    total = {"frames": None}
     kinds = Counter()  # skipped frames by case: another person, shot cut, no face, other
     t0 = time.perf_counter()
 
     def report(event: dict) -> None:
+        nonlocal bar
         if event["event"] == "started":
-            bar.reset(total=event["frames_total"])
+            total["frames"] = event["frames_total"]
         elif event["event"] == "frame":
+            if bar is None:
+                bar = tqdm(desc="reconstruct", unit="frame", total=total["frames"])
             bar.update(1)
             if event["status"] == "skipped":
                 kinds[skip_kind(event["reason"])] += 1
@@ -64,22 +74,32 @@ def run(args) -> int:
             bar.set_postfix(fps=f"{done / (time.perf_counter() - t0):.2f}", skipped=sum(kinds.values()),
                             **{k.replace(" ", "_"): n for k, n in kinds.items() if n})
 
+    preview = None
     try:
-        run_task(task, sink, networks, report, lambda: False, str(device))
+        try:
+            run_task(task, sink, networks, report, lambda: False, str(device))
+        finally:
+            if bar is not None:
+                bar.close()
+            try:  # what is done stays on disk and indexed, also after Ctrl+C
+                preview = sink.close(time.perf_counter() - t0)
+            except OSError:
+                pass  # the disk refused: the manifest written after the last frame stands
     except WorkError as exc:
         where = f" (frame {exc.index})" if exc.index is not None else ""
         raise SystemExit(f"reconstruct: {exc.message}{where}") from None
-    finally:
-        bar.close()
-        sink.close(time.perf_counter() - t0)  # what is done stays on disk and indexed, also after Ctrl+C
+    except OSError as exc:
+        raise SystemExit(f"reconstruct: output folder {args.out}: cannot write {exc.filename or ''}: "
+                         f"{exc.strerror or exc}") from None  # fmt: skip
     frames, skipped = sink.manifest["frames"], sink.manifest["skipped"]
     if skipped and not frames:
         why = no_usable_face(str(args.video), str(args.ref or ""), len(skipped), [s["reason"] for s in skipped])
         print(f"reconstruct: {why}; the manifest in {args.out} lists every frame's reason")
         return 1
     out = args.out
+    written = "manifest.json and preview.png" if preview is not None else "manifest.json"
     print(f"reconstruct: {len(frames)} frames written to {out / 'meshes'}, {len(skipped)} skipped; "
-          f"manifest.json and preview.png in {out}")  # fmt: skip
+          f"{written} in {out}")  # fmt: skip
     for item in skipped[:10]:
         print(f"  skipped frame {item['index']}: {item['reason']}")
     return 0 if frames else 1

@@ -24,7 +24,7 @@ import uuid
 import zlib
 from pathlib import Path
 
-from backend.files import atomic_write
+from backend.files import atomic_write, writable_folder
 
 MAGIC = b"HFFRAME1"
 _LEN = struct.Struct("<I")
@@ -56,8 +56,7 @@ class JobStore:
         """Make the store's folder if needed and check that a file can be written in it and fsynced;
         `StoreError` (one line: the path and why) when it is a file, read-only, full or gone."""
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.root / ".probe", b"\0" * 4096, durable=True).unlink()
+            writable_folder(self.root)
         except OSError as exc:
             raise StoreError(storage_message(exc, f"job store {self.root}")) from None
 

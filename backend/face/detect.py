@@ -5,7 +5,11 @@ Landmarks come out in source pixels: x, y continuous pixel coordinates, z MediaP
 (smaller is nearer the camera) on the same pixel scale.
 """
 
+import warnings
+
 import numpy as np
+
+from backend.native_logs import native_stderr_silenced
 
 from .align import crop_matrix, warp_similarity
 from .track import FaceBox
@@ -16,6 +20,8 @@ N_LANDMARKS = 478
 def _mediapipe():
     import mediapipe as mp
 
+    # mediapipe 0.10.14 calls a protobuf API that protobuf 4 deprecates, once per graph run: not ours to fix
+    warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated")
     return mp.solutions
 
 
@@ -44,20 +50,24 @@ class FaceDetector:
     ):
         solutions = _mediapipe()
         self.mesh_input_size, self.mesh_crop_scale = mesh_input_size, mesh_crop_scale
-        self._short = solutions.face_detection.FaceDetection(
-            model_selection=0, min_detection_confidence=min_detection_confidence
-        )
-        self._full = solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=min_detection_confidence
-        )
-        self._mesh = solutions.face_mesh.FaceMesh(
-            static_image_mode=not mesh_tracking,
-            max_num_faces=mesh_max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=min_mesh_confidence,
-            min_tracking_confidence=min_mesh_confidence,
-        )
-        self._graphs = (self._short, self._full, self._mesh)
+        with native_stderr_silenced():  # the graphs start and run once on a blank image: their notices go
+            self._short = solutions.face_detection.FaceDetection(
+                model_selection=0, min_detection_confidence=min_detection_confidence
+            )
+            self._full = solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=min_detection_confidence
+            )
+            self._mesh = solutions.face_mesh.FaceMesh(
+                static_image_mode=not mesh_tracking,
+                max_num_faces=mesh_max_faces,
+                refine_landmarks=True,
+                min_detection_confidence=min_mesh_confidence,
+                min_tracking_confidence=min_mesh_confidence,
+            )
+            self._graphs = (self._short, self._full, self._mesh)
+            blank = np.zeros((64, 64, 3), np.uint8)
+            for graph in self._graphs:
+                graph.process(blank)  # finds nothing, so a tracking mesh starts with nothing to track
 
     def detect(self, image: np.ndarray, full_range: bool = False) -> list[FaceBox]:
         """Face boxes in `image [H, W, 3]` RGB uint8 (pixels). The short-range model first, the full-range

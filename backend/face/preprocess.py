@@ -127,6 +127,7 @@ class FacePreprocessor:
         cfg: FaceConfig | None = None,
         canonical: CanonicalFace = DEFAULT_CANONICAL,
         fps: float | None = None,
+        reference_name: str | None = None,
     ):
         self.cfg = cfg or FaceConfig()
         self.canonical = canonical
@@ -141,16 +142,17 @@ class FacePreprocessor:
 
             self._identity = FaceIdentity()
         try:
-            self.set_reference(reference)
+            self.set_reference(reference, reference_name)
         except BaseException:
             self.close()
             raise
 
-    def set_reference(self, reference: str | Path | np.ndarray) -> None:
-        """Make `reference` (a path or an RGB uint8 image `[H, W, 3]`) the clip's reference: its template
-        defines the canonical frame from now on, and tracking starts afresh. Raises `NoFaceError`.
-        Cheaper than a new preprocessor (the MediaPipe graphs stay loaded)."""
-        name = str(reference) if isinstance(reference, str | Path) else "the reference image (array)"
+    def set_reference(self, reference: str | Path | np.ndarray, name: str | None = None) -> None:
+        """Make `reference` (a path or an RGB uint8 image `[H, W, 3]`; `name`: what messages call it) the
+        clip's reference: its template defines the canonical frame from now on, and tracking starts afresh.
+        Raises `NoFaceError`. Cheaper than a new preprocessor (the MediaPipe graphs stay loaded)."""
+        if name is None:
+            name = str(reference) if isinstance(reference, str | Path) else "the reference image"
         image = read_image(reference) if isinstance(reference, str | Path) else reference
         if self.cfg.mesh_tracking:
             with self._make_detector(tracking=False) as detector:

@@ -12,7 +12,9 @@
      "elapsed_s", ...}
 
 It is rewritten after every frame, so a cancelled or failed run leaves a valid manifest of what is on
-disk. A batch adds `chunks`, `batch_settings` and `error`.
+disk. A run into a folder whose manifest already lists frames leaves that manifest alone until it has a
+frame of its own, and then keeps it as `manifest.prev.json` (`PREVIOUS`). A batch adds `chunks`,
+`batch_settings` and `error`.
 """
 
 import json
@@ -23,6 +25,21 @@ from headfuse_wire.options import ReconstructConfig
 
 NAME = "manifest.json"
 """The manifest's file name in a clip's folder."""
+PREVIOUS = "manifest.prev.json"
+"""Where the manifest of the run before goes once a new run into the folder has a frame."""
+
+
+def lists_frames(folder: Path) -> bool:
+    """Whether `folder` holds a manifest that indexes at least one frame (a run worth keeping)."""
+    try:
+        return bool(json.loads((Path(folder) / NAME).read_text()).get("frames"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def keep_previous(folder: Path) -> None:
+    """Move the folder's manifest to `PREVIOUS` (replacing an older one)."""
+    (Path(folder) / NAME).replace(Path(folder) / PREVIOUS)
 
 
 def manifest_header(video: str, reference: str, cfg: ReconstructConfig, source: dict) -> dict:

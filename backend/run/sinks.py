@@ -11,6 +11,7 @@ and `Both` two of them.
 """
 
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -130,8 +131,6 @@ def preview_frames(start: int, stride: int, count: int | None, frames: int = PRE
 
 def write_preview(folder: Path) -> Path | None:
     """Stack the rows in `folder/.preview` into `folder/preview.png` and drop them; None when there are none."""
-    import shutil
-
     from PIL import Image
 
     from backend.preview import save_contact_sheet
@@ -147,7 +146,8 @@ def write_preview(folder: Path) -> Path | None:
 class FolderSink:
     """A clip's output folder as `headfuse reconstruct` writes it: meshes, `manifest.json` (rewritten after
     every frame, so an interrupted run leaves a valid index of what is on disk) and, on `close`, the
-    contact sheet `preview.png`."""
+    contact sheet `preview.png`. A manifest of an earlier run that lists frames is left as it is until
+    this run has a frame, then kept as `manifest.prev.json`: a run that fails early loses no index."""
 
     def __init__(self, dir: str | Path, video: str, reference: str | None, cfg: ReconstructConfig,
                  formats: list[str], preview: int = PREVIEW_FRAMES):  # fmt: skip
@@ -156,18 +156,19 @@ class FolderSink:
         self.formats, self.preview = formats, preview
         self.files: ClipFiles | None = None
         self.manifest: dict | None = None
+        self._earlier = False
 
     def start(self, source: dict) -> None:
-        """Write an empty manifest; choose the preview frames."""
-        import shutil
-
+        """Write an empty manifest (unless an earlier run's is there); choose the preview frames."""
         shutil.rmtree(self.dir / PREVIEW_ROWS, ignore_errors=True)
         picks = preview_frames(self.cfg.start, self.cfg.stride, source.get("frames_total"), self.preview)
         self.files = ClipFiles(self.dir, self.formats, picks if self.preview else [])
         self.files.start(source)
         label = mf.reference_label(self.reference, self.cfg)
         self.manifest = mf.manifest_header(self.video, label, self.cfg, source)
-        mf.write_manifest(self.dir, self.manifest)
+        self._earlier = mf.lists_frames(self.dir)
+        if not self._earlier:
+            mf.write_manifest(self.dir, self.manifest)
 
     def write(self, out, seq: int) -> dict | None:
         """Write the frame's files and the manifest."""
@@ -176,17 +177,23 @@ class FolderSink:
             self.manifest["skipped"].append(mf.skipped_entry(out))
         else:
             self.manifest["frames"].append(entry)
-        mf.write_manifest(self.dir, self.manifest)
+            if self._earlier:
+                mf.keep_previous(self.dir)
+                self._earlier = False
+        if not self._earlier:
+            mf.write_manifest(self.dir, self.manifest)
         return entry
 
-    def close(self, elapsed_s: float | None = None) -> None:
-        """Write the manifest (with the run's time) and the contact sheet."""
-        if self.manifest is None:
-            return
+    def close(self, elapsed_s: float | None = None) -> Path | None:
+        """Write the manifest (with the run's time) and the contact sheet; returns the sheet's path (None
+        when no frame had a mesh)."""
+        if self.manifest is None or self._earlier:
+            shutil.rmtree(self.dir / PREVIEW_ROWS, ignore_errors=True)
+            return None
         if elapsed_s is not None:
             self.manifest["elapsed_s"] = round(elapsed_s, 2)
         mf.write_manifest(self.dir, self.manifest)
-        write_preview(self.dir)
+        return write_preview(self.dir)
 
 
 class Both:

@@ -10,8 +10,14 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 from headfuse_wire.options import OptionError, ReconstructConfig
+
+RESUME_WARMUP = 4
+"""Frames (in stride units) a task that continues a clip part-way starts early (`WorkTask.warmup`): a batch
+chunk after a clip's first, a job resumed after a restart. Enough for the fused state and the tracker's
+smoothing to settle back onto what an uninterrupted run has there."""
 
 
 class WorkError(Exception):
@@ -80,6 +86,10 @@ def _check_inputs(task: WorkTask, cfg: ReconstructConfig):
             f"video frames are {info.width}x{info.height}; this server accepts at most {task.max_video_pixels} pixels",
         )
     count = frame_count(info, cfg)
+    if task.first_seq == 0 and count == 0 and info.frame_count:
+        stop = "" if cfg.stop is None else cfg.stop
+        raise WorkError("bad_options", f"frame range {cfg.start}:{stop} is past the end: {Path(task.video).name} "
+                        f"has {info.frame_count} frames (0 to {info.frame_count - 1})")  # fmt: skip
     if task.max_frames is not None and count is not None and task.first_seq + count > task.max_frames:
         msg = f"{task.first_seq + count} frames; this server accepts at most {task.max_frames}"
         raise WorkError("too_large", msg)
@@ -116,6 +126,10 @@ def run_task(
         return {"state": "done", "frames": 0, "ok": 0, "held": 0, "skipped": 0}
     cfg = task.config()
     reader, reference = _check_inputs(task, cfg)
+    if cfg.reference_frame is not None:
+        reference_name = f"reference frame {cfg.reference_frame} of {Path(task.video).name}"
+    else:
+        reference_name = task.reference
     info = reader.info
     count = frame_count(info, cfg)
     total = None if count is None else task.first_seq + count
@@ -130,7 +144,8 @@ def run_task(
     seq = task.first_seq
     if cfg.mode == "fused" and networks.fusion is None:
         raise WorkError("bad_options", f"mode fused: {networks.fusion_error}")
-    frames = reconstruct_clip(reader, reference, cfg, lifter=networks.lifter, fusion=networks.fusion)
+    frames = reconstruct_clip(reader, reference, cfg, lifter=networks.lifter, fusion=networks.fusion,
+                              reference_name=reference_name)
     try:
         while True:
             if should_stop():

@@ -7,6 +7,7 @@ for it before the server binds it.
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -17,20 +18,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class ServerProcess:
     """`headfuse serve --bind BIND --store STORE --workers N ARGS...`; `endpoint` is where it listens.
-    Raises RuntimeError (with its first line of output) when it does not start."""
+    Raises RuntimeError (with its first line of output) when it does not start, or prints nothing for
+    `start_timeout` seconds (it waits for its workers to load before it listens)."""
 
     def __init__(self, store: Path, workers: int = 1, args: tuple = (), bind: str = "tcp://127.0.0.1:*",
-                 stderr=None, cwd: Path = ROOT):  # fmt: skip
+                 stderr=None, cwd: Path = ROOT, start_timeout: float = 600.0):  # fmt: skip
         cmd = [sys.executable, "-m", "backend", "serve", "--bind", bind, "--workers", str(workers)]
         cmd += ["--store", str(store), *args]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd, env=env)
-        line = self.proc.stdout.readline().decode()
+        ready, _, _ = select.select([self.proc.stdout], [], [], start_timeout)
+        line = self.proc.stdout.readline().decode() if ready else ""
         match = re.search(r"listening on (tcp://\S+)", line)
         if not match:
             self.proc.kill()
             self.proc.wait()
-            raise RuntimeError(f"headfuse serve did not start: {line.strip()!r}")
+            said = repr(line.strip()) if ready else f"nothing for {start_timeout:.0f} s"
+            raise RuntimeError(f"headfuse serve did not start: {said}")
         self.endpoint = match.group(1)
 
     def alive(self) -> bool:

@@ -27,7 +27,7 @@ from pathlib import Path
 import zmq
 
 from backend.execution.store import JobStore, StoreError, storage_message
-from backend.run.task import WorkTask, no_usable_face
+from backend.run.task import RESUME_WARMUP, WorkTask, no_usable_face
 from backend.server.config import ServerConfig
 from backend.server.jobs import Job, load_jobs
 from backend.server.security import CurveGuard, Refused, exposed
@@ -419,6 +419,7 @@ class Server:
             reference=str(self.store.input_file(job.id, inputs["reference"])),
             options={**o, "start": start},
             first_seq=job.frames_done,
+            warmup=RESUME_WARMUP if job.frames_done else 0,  # a resumed job's state warms up as a batch chunk's
             max_frames=self.cfg.max_frames,
             max_video_pixels=self.cfg.max_video_pixels,
         )

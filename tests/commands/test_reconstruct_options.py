@@ -9,6 +9,7 @@ import pytest
 BAD = [
     (["--texture-size", "-1"], "--texture-size -1: expected an integer from 0 to 2048"),
     (["--mesh-res", "50"], "--mesh-res 50: expected a multiple of 4 from 8 to 512"),
+    (["--mesh-res", "-5"], "--mesh-res -5: expected a multiple of 4 from 8 to 512"),
     (["--device", "banana"], "--device banana: expected auto, cpu, cuda[:N]"),
     (["--frames", "5:2"], "--frames frame range '5:2'"),
     (["--frames", "abc"], "--frames frame range 'abc'"),

@@ -21,7 +21,8 @@ def done_job(store_dir) -> str:
     store.open()
     job = store.new_job_id()
     record = {"job": job, "state": "done", "name": "", "created": time.time(), "options": {}, "inputs": {},
-              "frames_total": FRAMES, "ok": FRAMES, "held": 0, "skipped": 0, "error": None, "frames_done": FRAMES}  # fmt: skip
+              "frames_total": FRAMES, "ok": FRAMES, "held": 0, "skipped": 0, "error": None,
+              "frames_done": FRAMES}  # fmt: skip
     store.create(record)
     rng = np.random.default_rng(0)
     for seq in range(FRAMES):
