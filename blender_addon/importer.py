@@ -200,7 +200,7 @@ def ensure_rig(scene: bpy.types.Scene, name: str) -> dict:
         cam = bpy.data.objects.new(f"{name} camera", bpy.data.cameras.new(f"{name} camera"))
         root.objects.link(cam)
         cam.matrix_world = _matrix(PLATE_CAMERA)
-        scene.camera = scene.camera or cam
+        scene.camera = cam
     return {"collection": root, "frames": frames, "sequence": seq, "camera": cam}
 
 
@@ -240,15 +240,24 @@ def set_plate_camera(cam: bpy.types.Object, camera: dict, width: int, height: in
     scene.render.resolution_x, scene.render.resolution_y = int(width), int(height)
 
 
-def set_plate_background(cam: bpy.types.Object, video_path: str) -> None:
-    """Show the input video behind the head when looking through the plate camera."""
+def set_plate_background(cam: bpy.types.Object, video_path: str, scene: bpy.types.Scene, start_frame: int = 1):
+    """Make the scene match the clip and show it behind the head through the plate camera: the camera is
+    the scene's active one, the scene plays at the clip's frame rate, and the clip's first frame (source
+    frame 0) is on timeline frame `start_frame`, where the heads start. Returns the movie clip; raises
+    RuntimeError for a video Blender cannot play."""
     clip = bpy.data.movieclips.load(video_path, check_existing=True)
+    clip.frame_start = start_frame
+    if clip.fps > 0:
+        scene.render.fps = max(1, round(clip.fps))
+        scene.render.fps_base = scene.render.fps / clip.fps  # 29.97 plays as 30 / 1.001
     data = cam.data
     data.show_background_images = True
     bg = data.background_images[0] if len(data.background_images) else data.background_images.new()
     bg.source = "MOVIE_CLIP"
     bg.clip = clip
     bg.alpha = 1.0
+    scene.camera = cam
+    return clip
 
 
 def add_frame(
@@ -287,7 +296,8 @@ def rebuild_sequence(scene: bpy.types.Scene, name: str, start_frame: int = 1) ->
     objs = sorted(rig["frames"].objects, key=lambda o: o.name)  # Collection Info orders children by name
     seq.animation_data_clear()
     mod[socket] = -1
-    seq.keyframe_insert(f'modifiers["{mod.name}"]["{socket}"]', frame=scene.frame_start - 1)
+    before = start_frame + min((int(o["headfuse_frame"]) for o in objs), default=0) - 1
+    seq.keyframe_insert(f'modifiers["{mod.name}"]["{socket}"]', frame=before)  # nothing before the first head
     for k, obj in enumerate(objs):
         t = start_frame + int(obj["headfuse_frame"])
         mod[socket] = k
@@ -297,6 +307,6 @@ def rebuild_sequence(scene: bpy.types.Scene, name: str, start_frame: int = 1) ->
         for path in ("location", "rotation_euler", "scale"):
             seq.keyframe_insert(path, frame=t)
     _make_constant(seq)
-    if objs:
-        last = start_frame + int(objs[-1]["headfuse_frame"])
-        scene.frame_end = max(scene.frame_end, last)
+    if objs:  # the scene's range is the clip's: what plays and what exports write
+        indices = [int(o["headfuse_frame"]) for o in objs]
+        scene.frame_start, scene.frame_end = start_frame + min(indices), start_frame + max(indices)

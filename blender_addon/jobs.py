@@ -58,10 +58,12 @@ class JobRunner(threading.Thread):
                         on_upload=lambda name, sent, size: self.events.put(("upload", name, sent, size)),
                     )
                 self.events.put(("job", self.job))
-                for frame in client.frames(
-                    self.job, self.start_seq, on_progress=lambda h: self.events.put(("progress", h))
-                ):
+                frames = client.frames(self.job, self.start_seq, on_progress=lambda h: self.events.put(("progress", h)),
+                                       should_stop=self.stopping.is_set)  # fmt: skip
+                for frame in frames:
                     self.events.put(("frame", frame, time.monotonic()))
+                if self.stopping.is_set():
+                    return  # File > New or another file loaded: the server keeps the job, this scene is gone
                 self.events.put(("done", client.status(self.job)))
         except ServerUnavailable as exc:
             self.events.put(("error", f"server not reachable at {exc.address}: {exc}"))
@@ -204,7 +206,7 @@ def _setup_plate(scene, hf, camera: dict) -> None:
     except RuntimeError:
         return  # a format Blender cannot play: keep the head, skip the plate
     importer.set_plate_camera(rig["camera"], camera, width, height, scene)
-    importer.set_plate_background(rig["camera"], bpy.path.abspath(hf.video))
+    importer.set_plate_background(rig["camera"], bpy.path.abspath(hf.video), scene, hf.timeline_start)
 
 
 def _update_progress(hf, runner: JobRunner, arrived: float) -> None:

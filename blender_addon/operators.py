@@ -44,6 +44,7 @@ class HEADFUSE_OT_reconstruct(bpy.types.Operator):
 
     bl_idname = "headfuse.reconstruct"
     bl_label = "Reconstruct"
+    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context):
@@ -74,6 +75,7 @@ class HEADFUSE_OT_cancel(bpy.types.Operator):
 
     bl_idname = "headfuse.cancel"
     bl_label = "Cancel"
+    bl_options = {"REGISTER"}
 
     @classmethod
     def poll(cls, context):
@@ -103,6 +105,7 @@ class HEADFUSE_OT_export(bpy.types.Operator):
 
     bl_idname = "headfuse.export"
     bl_label = "Export headfuse heads"
+    bl_options = {"REGISTER"}
 
     format: EnumProperty(name="Format", items=[("ABC", "Alembic", ""), ("USD", "USD", ""), ("FBX", "FBX", "")])
     filepath: StringProperty(subtype="FILE_PATH")
@@ -131,6 +134,7 @@ class HEADFUSE_OT_start_backend(bpy.types.Operator):
 
     bl_idname = "headfuse.start_backend"
     bl_label = "Start local backend"
+    bl_options = {"REGISTER"}
 
     def execute(self, context):
         try:

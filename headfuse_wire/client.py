@@ -327,13 +327,15 @@ class Client:
         *,
         window: int = 8,
         on_progress: Callable[[dict], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> Iterator[Frame]:
         """Yield the job's frames from position `start` in order, each exactly once, as they are finished.
 
         At most `window` frames are in flight. If the server goes silent (down, restarted, network),
         the client reconnects and resumes from the first frame it has not yielded, for up to
         `reconnect_timeout` seconds. Ends after the last frame of a job that is done or cancelled;
-        raises `RemoteError` for a failed job (after yielding every frame it finished).
+        raises `RemoteError` for a failed job (after yielding every frame it finished). `should_stop()` is
+        asked at least once a second; True ends the stream at once (the job goes on on the server).
         """
         window = max(1, min(window, P.MAX_CREDIT))
         expected = start
@@ -342,6 +344,8 @@ class Client:
         last_heard = time.monotonic()
         lost_since: float | None = None
         while True:
+            if should_stop is not None and should_stop():
+                return
             msg = self._recv(min(1.0, self.silence))
             now = time.monotonic()
             if msg is None:

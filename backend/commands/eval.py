@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", type=Path, default=None,
                         help="nxn: a global lifter scored beside --weights, per-frame (lifter_v1) and as its mean "
                              "head over --data (mean_head)")
+    parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                        help="nxn: keep each clip's measurements here as it finishes and reuse them (a stopped "
+                             "evaluation goes on from the next clip, also in a later session)")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON report, Markdown (and PNG figure) beside (default out/eval_encoder.json or "
                              "out/eval_nxn.json)")
@@ -122,7 +125,17 @@ def _nxn(args, lifter, fusion) -> int:
             mean_head = mean_triplane(baseline, args.data, 200)
         except (FileNotFoundError, ValueError) as exc:
             raise SystemExit(f"eval: --baseline: {exc}") from None
-    result = evaluate_nxn(lifter, fusion, cfg, baseline=baseline, mean_head=mean_head)
+    key = ""
+    if args.cache is not None:  # the cached clips must come from these very networks
+        from backend.checkpoint import file_sha256
+        from backend.models.weights import default_fusion_path, default_lifter_path
+
+        files = [args.weights or default_lifter_path(), args.fusion_weights or default_fusion_path()]
+        files += [args.baseline] if args.baseline is not None else []
+        key = " ".join(file_sha256(Path(f))[:16] for f in files)
+        key += f" mean head {args.data.name}" if mean_head is not None else ""
+    result = evaluate_nxn(lifter, fusion, cfg, baseline=baseline, mean_head=mean_head, cache=args.cache,
+                          cache_key=key)
     js, md, png = write_report(result, args.out or Path("out/eval_nxn.json"))
     print(markdown_report(result["summary"]))
     print(f"eval: wrote {js}, {md} and {png}")

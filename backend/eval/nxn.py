@@ -52,9 +52,9 @@ from backend.synth.meshing import reference_mesh
 from backend.synth.render import render_gt
 
 BACKGROUND = 0.5
+"""Grey behind the head in every compared render."""
 REPORTED = ("mean_head", "lifter_v1", *METHODS)
 """Every method the report may hold, in its order; the first two need a baseline lifter."""
-"""Grey behind the head in every compared render."""
 
 
 @dataclass
@@ -404,11 +404,63 @@ def _summarize(per_clip: list[dict], yaw: torch.Tensor, cfg: NxNConfig) -> dict:
     return summary
 
 
+def _cache_path(cache: Path, seed: int) -> Path:
+    return Path(cache) / f"clip_{seed}.pt"
+
+
+def _cache_identity(cfg: NxNConfig, key: str) -> dict:
+    """What a cached clip must have been measured with: every setting but the clip count, and `key` (the
+    networks' identity, e.g. their SHA-256s)."""
+    return {**{k: v for k, v in asdict(cfg).items() if k != "clips"}, "key": key}
+
+
+def save_clip_result(cache: Path, seed: int, cfg: NxNConfig, key: str, result: dict, keep_strips: bool) -> Path:
+    """Keep one clip's measurements (`evaluate_clip`'s result) in `cache`, so a stopped evaluation goes on
+    from the next clip, also in a later session. The profile strips (the figure uses the first clip's)
+    are kept as uint8 when `keep_strips`, dropped otherwise."""
+    from backend.files import atomic_path
+
+    def pack(value, name=""):
+        if isinstance(value, dict):
+            return {k: pack(v, k) for k, v in value.items() if keep_strips or not k.endswith("strip")}
+        if name.endswith("strip"):
+            return (value.clamp(0, 1) * 255).round().to(torch.uint8)
+        return value
+
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    with atomic_path(_cache_path(cache, seed)) as tmp:
+        torch.save({"identity": _cache_identity(cfg, key), "result": pack(result)}, tmp)
+    return _cache_path(cache, seed)
+
+
+def load_clip_result(cache: Path, seed: int, cfg: NxNConfig, key: str) -> dict | None:
+    """A clip's measurements kept by `save_clip_result` with these settings and networks (None if absent
+    or made otherwise). Loaded with `weights_only` (tensors and plain data only)."""
+    path = _cache_path(cache, seed)
+    if not path.is_file():
+        return None
+    saved = torch.load(path, weights_only=True)
+    if saved.get("identity") != _cache_identity(cfg, key):
+        return None
+
+    def unpack(value, name=""):
+        if isinstance(value, dict):
+            return {k: unpack(v, k) for k, v in value.items()}
+        if name.endswith("strip"):
+            return value.float() / 255.0
+        return value
+
+    return unpack(saved["result"])
+
+
 def evaluate_nxn(lifter: Lifter, fusion: FusionNet, cfg: NxNConfig | None = None, progress: bool = True,
-                 baseline: Lifter | None = None, mean_head: torch.Tensor | None = None) -> dict:
+                 baseline: Lifter | None = None, mean_head: torch.Tensor | None = None, cache: Path | None = None,
+                 cache_key: str = "") -> dict:
     """The N x N protocol over `cfg.clips` held-out clips: `{"summary", "strips", "truth_strip", "yaw_deg"}`
     (`summary` is what goes to JSON under `nxn`; the strips feed the figure). `baseline` and `mean_head`
-    add the methods `lifter_v1` and `mean_head` (see `evaluate_clip`)."""
+    add the methods `lifter_v1` and `mean_head` (see `evaluate_clip`). With `cache`, each clip's
+    measurements are kept there as they finish and reused when measured with the same settings and
+    networks (`cache_key` names them): a long evaluation resumes where it stopped."""
     cfg = cfg or NxNConfig()
     landmarks = _Landmarks() if cfg.detail_every > 0 else None
     count = len(METHODS) + (baseline is not None) + (baseline is not None and mean_head is not None)
@@ -416,9 +468,18 @@ def evaluate_nxn(lifter: Lifter, fusion: FusionNet, cfg: NxNConfig | None = None
     per_clip, yaw = [], None
     try:
         for c in range(cfg.clips):
-            clip = make_clip(cfg.seed + c, cfg)
-            yaw = clip["yaw_deg"]
-            per_clip.append(evaluate_clip(lifter, fusion, clip, cfg, landmarks, bar, baseline, mean_head))
+            seed = cfg.seed + c
+            result = load_clip_result(cache, seed, cfg, cache_key) if cache is not None else None
+            if result is None:
+                clip = make_clip(seed, cfg)
+                result = evaluate_clip(lifter, fusion, clip, cfg, landmarks, bar, baseline, mean_head)
+                result["yaw_deg"] = clip["yaw_deg"]
+                if cache is not None:
+                    save_clip_result(cache, seed, cfg, cache_key, result, keep_strips=c == 0)
+            else:
+                bar.update(count)
+            yaw = result["yaw_deg"]
+            per_clip.append(result)
     finally:
         bar.close()
         if landmarks is not None:

@@ -154,3 +154,45 @@ def test_progress_rate_comes_from_frame_arrival_times(addon, scene):
         if received == 1:
             assert hf.status == "1/10 frames"
     assert hf.status == "3/10 frames, 2.50 fps, ETA 3 s" and hf.progress == pytest.approx(0.3)
+
+
+def test_the_scene_matches_the_clip_and_its_plate_stays_in_step(addon, server):
+    addon.server_address = server.endpoint
+    scene = bpy.context.scene
+    other = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))  # the startup scene's camera
+    scene.collection.objects.link(other)
+    scene.camera = other
+    scene.render.fps, scene.frame_start, scene.frame_end = 24, 1, 250
+    hf = scene.headfuse
+    configure(hf)
+    hf.timeline_start = 101
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    pump(scene)
+    plate = bpy.data.objects["head camera"]
+    assert scene.camera == plate  # made active although another camera existed
+    assert scene.render.fps / scene.render.fps_base == pytest.approx(12.0)  # the clip's rate, not 24
+    assert (scene.frame_start, scene.frame_end) == (101, 101 + FRAMES - 1)  # exports write these frames
+    clip = plate.data.background_images[0].clip
+    assert clip.frame_start == 101  # source frame 0 of the plate on timeline frame 101, with the first head
+    heads = sorted(o["headfuse_frame"] for o in bpy.data.collections["head frames"].objects)
+    assert heads == list(range(FRAMES))
+
+
+def test_file_new_stops_the_job(addon, server):
+    addon.server_address = server.endpoint
+    scene = bpy.context.scene
+    configure(scene.headfuse, frames=12)
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    pump(scene, until=lambda: scene.headfuse.frames_received >= 1)
+    runner = jobs._runners[scene.name]
+    bpy.ops.wm.read_homefile(use_empty=True)  # File > New
+    runner.join(timeout=5)
+    assert not runner.is_alive(), "the job thread went on after File > New"
+
+
+def test_operators_that_change_the_scene_take_part_in_undo():
+    from blender_addon import operators
+
+    assert operators.HEADFUSE_OT_reconstruct.bl_options == {"REGISTER", "UNDO"}
+    for op in (operators.HEADFUSE_OT_cancel, operators.HEADFUSE_OT_export, operators.HEADFUSE_OT_start_backend):
+        assert "REGISTER" in op.bl_options

@@ -5,7 +5,15 @@ import json
 import pytest
 import torch
 
-from backend.eval.nxn import NxNConfig, evaluate_nxn, lift_views, make_clip, reconstruct_views, write_report
+from backend.eval.nxn import (
+    NxNConfig,
+    evaluate_nxn,
+    lift_views,
+    load_clip_result,
+    make_clip,
+    reconstruct_views,
+    write_report,
+)
 from backend.models.fusion import METHODS
 from backend.models.weights import load_networks
 
@@ -70,3 +78,22 @@ def test_occluded_side_is_closer_to_the_truth_when_fused(result):
     held-out clips (one clip alone can go either way: seed 1,500,000 does not gain)."""
     s = result["summary"]
     assert s["fused"]["psnr_occluded"] > s["per-frame"]["psnr_occluded"]
+
+
+def test_a_cached_evaluation_goes_on_from_its_last_clip(networks, result, tmp_path):
+    from dataclasses import replace
+
+    one = replace(SMALL, clips=1)
+    torch.manual_seed(0)
+    evaluate_nxn(networks.lifter, networks.fusion, one, progress=False, cache=tmp_path, cache_key="k")
+    assert [p.name for p in tmp_path.glob("*.pt")] == [f"clip_{SMALL.seed}.pt"]
+    torch.manual_seed(0)
+    resumed = evaluate_nxn(networks.lifter, networks.fusion, SMALL, progress=False, cache=tmp_path, cache_key="k")
+    assert len(list(tmp_path.glob("*.pt"))) == 3  # the first clip reused, the other two measured and kept
+    for method in METHODS:
+        assert resumed["summary"][method]["psnr_novel"] == pytest.approx(result["summary"][method]["psnr_novel"],
+                                                                           abs=0.01)
+    assert resumed["strips"]["fused"].shape == result["strips"]["fused"].shape  # the figure's strip came back
+    evaluate_nxn(networks.lifter, networks.fusion, one, progress=False, cache=tmp_path, cache_key="other networks")
+    assert load_clip_result(tmp_path, SMALL.seed, one, "k") is None  # measured again, not taken from the cache
+    assert load_clip_result(tmp_path, SMALL.seed, one, "other networks") is not None
