@@ -7,7 +7,40 @@ re-import frame by frame: evaluation mode VIEWPORT, no background job, textures 
 
 import bpy
 
-from .importer import ensure_rig
+from .importer import ensure_rig, object_fcurves
+
+FBX_IMPORT_OFFSET = 1
+"""Frames Blender's FBX importer adds to every key by default (`anim_offset=1`): the exporter writes scene
+frame f at time f / fps, so a default round trip lands every head one frame late. The FBX export writes
+its keys this many frames early, so that importers with their default settings put them back in place."""
+
+
+class _keys_shifted:
+    """Every key of `objects` and the scene's frame range moved by `frames` for the duration."""
+
+    def __init__(self, scene, objects, frames: int):
+        self.scene, self.objects, self.frames = scene, list(objects), frames
+
+    def _move(self, d: int) -> None:
+        for obj in self.objects:
+            for fcurve in object_fcurves(obj):
+                for point in fcurve.keyframe_points:
+                    for co in (point.co, point.handle_left, point.handle_right):
+                        co.x += d
+                fcurve.update()
+        if d < 0:  # keep start <= end at every step
+            self.scene.frame_start += d
+            self.scene.frame_end += d
+        else:
+            self.scene.frame_end += d
+            self.scene.frame_start += d
+
+    def __enter__(self):
+        self._move(self.frames)
+        return self
+
+    def __exit__(self, *exc):
+        self._move(-self.frames)
 
 
 class _selection:
@@ -40,9 +73,52 @@ def _range(scene):
     return int(scene.frame_start), int(scene.frame_end)
 
 
+def texture_sequence_folder(filepath: str) -> str:
+    """Where an Alembic export's textures go: `NAME_textures/` beside `NAME.abc`."""
+    import os
+
+    return os.path.splitext(filepath)[0] + "_textures"
+
+
+def write_texture_sequence(scene: bpy.types.Scene, frames: bpy.types.Collection, folder: str) -> list[str]:
+    """Each timeline frame's texture as `folder/texture.NNNN.png` (NNNN: the timeline frame, 4 digits or
+    more), over the scene's range; a frame without a head of its own repeats the last one, as the sequence
+    object does. Blender plays it as an Image Sequence (see README). Returns the files written."""
+    import os
+    import shutil
+
+    by_frame = {}
+    for obj in frames.objects:
+        material = obj.data.materials[0] if obj.data.materials else None
+        nodes = material.node_tree.nodes if material is not None and material.node_tree else []
+        image = next((n.image for n in nodes if n.type == "TEX_IMAGE" and n.image is not None), None)
+        if image is not None:
+            by_frame[int(obj["headfuse_timeline_frame"])] = image
+    os.makedirs(folder, exist_ok=True)
+    written, last = [], None
+    for t in range(int(scene.frame_start), int(scene.frame_end) + 1):
+        path = os.path.join(folder, f"texture.{t:04d}.png")
+        image = by_frame.get(t)
+        if image is not None:
+            if image.packed_file is not None:
+                with open(path, "wb") as f:
+                    f.write(image.packed_file.data)
+            else:
+                shutil.copyfile(bpy.path.abspath(image.filepath), path)
+            last = path
+        elif last is not None:
+            shutil.copyfile(last, path)
+        else:
+            continue
+        written.append(path)
+    return written
+
+
 def export_alembic(scene: bpy.types.Scene, name: str, filepath: str) -> str:
-    """The sequence object (per-frame topology, UVs, corner byte colours) to an .abc file."""
+    """The sequence object (per-frame topology, UVs, corner byte colours) to an .abc file, and its textures
+    as an image sequence beside it (`write_texture_sequence`: Alembic carries no materials)."""
     rig = ensure_rig(scene, name)
+    write_texture_sequence(scene, rig["frames"], texture_sequence_folder(filepath))
     start, end = _range(scene)
     with _selection(scene, [rig["sequence"]]):
         bpy.ops.wm.alembic_export(
@@ -60,10 +136,30 @@ def export_alembic(scene: bpy.types.Scene, name: str, filepath: str) -> str:
     return filepath
 
 
+class _first_material:
+    """The sequence object's mesh given, for the duration, the material of the first frame (USD's exporter
+    writes the materials of an object's own slots, and the sequence's geometry comes from Geometry Nodes)."""
+
+    def __init__(self, seq, frames):
+        first = min(frames.objects, key=lambda o: o["headfuse_frame"], default=None)
+        self.seq, self.material = seq, first.data.materials[0] if first is not None and first.data.materials else None
+
+    def __enter__(self):
+        if self.material is not None:
+            self.seq.data.materials.append(self.material)
+        return self
+
+    def __exit__(self, *exc):
+        if self.material is not None:
+            self.seq.data.materials.pop()
+
+
 def export_usd(scene: bpy.types.Scene, name: str, filepath: str) -> str:
-    """The sequence object (per-frame topology, UVs, colours, materials with copied textures) to USD."""
+    """The sequence object (per-frame topology, UVs, colours) to USD, with a UsdPreviewSurface material and
+    its texture copied beside the file (`textures/`). USD binds one material for the whole time range: it
+    is the first frame's (a texture per frame does not travel; Alembic carries none at all)."""
     rig = ensure_rig(scene, name)
-    with _selection(scene, [rig["sequence"], rig["camera"]]):
+    with _selection(scene, [rig["sequence"], rig["camera"]]), _first_material(rig["sequence"], rig["frames"]):
         bpy.ops.wm.usd_export(
             filepath=filepath,
             selected_objects_only=True,
@@ -71,6 +167,7 @@ def export_usd(scene: bpy.types.Scene, name: str, filepath: str) -> str:
             export_uvmaps=True,
             export_normals=True,
             export_materials=True,
+            generate_preview_surface=True,
             export_textures_mode="NEW",
             evaluation_mode="VIEWPORT",
         )
@@ -78,10 +175,11 @@ def export_usd(scene: bpy.types.Scene, name: str, filepath: str) -> str:
 
 
 def export_fbx(scene: bpy.types.Scene, name: str, filepath: str) -> str:
-    """The per-frame objects with their CONSTANT scale 0/1 keys and embedded textures to FBX."""
+    """The per-frame objects with their CONSTANT scale 0/1 keys and embedded textures to FBX, written
+    `FBX_IMPORT_OFFSET` frames early so that a default import is frame-exact."""
     rig = ensure_rig(scene, name)
     objects = list(rig["frames"].objects) + [rig["camera"]]
-    with _selection(scene, objects, [rig["frames"]]):
+    with _selection(scene, objects, [rig["frames"]]), _keys_shifted(scene, objects, -FBX_IMPORT_OFFSET):
         bpy.ops.export_scene.fbx(
             filepath=filepath,
             use_selection=True,

@@ -60,12 +60,12 @@ def frame_object_name(name: str, index: int) -> str:
 
 def _make_constant(obj) -> None:
     """Every key of the object CONSTANT: scrubbing to frame t shows frame t exactly, no blending."""
-    for fcurve in _fcurves(obj):
+    for fcurve in object_fcurves(obj):
         for point in fcurve.keyframe_points:
             point.interpolation = "CONSTANT"
 
 
-def _fcurves(obj):
+def object_fcurves(obj):
     """The F-curves of an object's action (Blender 4.4+ channel bags, or the legacy list)."""
     ad = obj.animation_data
     if ad is None or ad.action is None:
@@ -278,6 +278,7 @@ def add_frame(
     obj = bpy.data.objects.new(oname, mesh)
     rig["frames"].objects.link(obj)
     obj["headfuse_frame"] = index
+    obj["headfuse_timeline_frame"] = t
     obj.matrix_world = _matrix(head_matrix(frame.get("camera")))
     for when, size in ((t - 1, 0.0), (t, 1.0), (t + 1, 0.0)):
         obj.scale = (size, size, size)

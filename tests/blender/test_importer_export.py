@@ -91,16 +91,33 @@ def test_alembic_and_usd_keep_per_frame_geometry_and_pose(scene, frames, tmp_pat
     ev = meshes[0].evaluated_get(bpy.context.evaluated_depsgraph_get())
     assert "Col" in ev.to_mesh().color_attributes  # vertex colours travel too (as corner colours)
     ev.to_mesh_clear()
+    if fmt == "abc":  # the textures beside it, one per timeline frame, frame 3 holding frame 2's (source 1)
+        folder = tmp_path / "head_textures"
+        files = sorted(p.name for p in folder.glob("*.png"))
+        assert files == [f"texture.{t:04d}.png" for t in range(1, 5)]
+        assert (folder / "texture.0003.png").read_bytes() == (folder / "texture.0002.png").read_bytes()
+        assert (folder / "texture.0004.png").read_bytes() == frames[2]["texture_png"]
+    if fmt == "usd":  # a UsdPreviewSurface material with the texture, re-imported with the importer's defaults
+        material = meshes[0].material_slots[0].material
+        images = [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image is not None]
+        assert images and images[0].size[0] == 32
 
 
 def test_fbx_keeps_one_object_per_frame_with_visibility_keys(scene, frames, tmp_path):
     build(scene, frames)
     path = str(tmp_path / "head.fbx")
+
+    def keys():
+        curves = importer.object_fcurves(bpy.data.objects["head_f000000"])
+        return [tuple(p.co) for c in curves for p in c.keyframe_points]
+
+    before = keys()
     export.export_fbx(scene, "head", path)
     assert bpy.data.collections["head frames"].hide_viewport  # the export restored the rig
+    assert (scene.frame_start, scene.frame_end) == (1, 4) and keys() == before  # and its keys
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
-    bpy.ops.import_scene.fbx(filepath=path, anim_offset=0)
+    bpy.ops.import_scene.fbx(filepath=path)  # the importer's defaults (anim_offset=1): frame-exact all the same
     meshes = [o for o in scene.objects if o.type == "MESH"]
     assert len(meshes) == len(FRAMES)
     for t in range(1, 5):
