@@ -12,14 +12,37 @@ CLASSES = (
     operators.HEADFUSE_OT_cancel,
     operators.HEADFUSE_OT_export,
     operators.HEADFUSE_OT_start_backend,
-    panel.VIEW3D_PT_headfuse,
+    operators.HEADFUSE_OT_test_connection,
+    *panel.PANELS,
 )
 
 
 @persistent
 def stop_jobs(_filepath=None):
-    """Before another .blend is loaded: stop listening (the loaded file resumes its own jobs)."""
+    """Before another .blend is loaded or File > New: stop listening (the loaded file resumes its own jobs)
+    and drop the live preview's fields, which belong to the scene going away."""
     jobs.stop_all()
+    preview.clear()
+
+
+@persistent
+def relative_paths(filepath=None):
+    """When the .blend is saved: keep the video and reference relative to it (`//...`), as Blender keeps its
+    own file paths, so the project folder can move. Paths on another drive stay absolute."""
+    import os
+
+    folder = os.path.dirname(filepath or bpy.data.filepath)
+    if not folder:
+        return
+    for scene in bpy.data.scenes:
+        hf = scene.headfuse
+        for prop in ("video", "reference"):
+            path = getattr(hf, prop)
+            if path and not path.startswith("//"):
+                try:
+                    setattr(hf, prop, bpy.path.relpath(bpy.path.abspath(path), start=folder))
+                except ValueError:  # another drive (Windows): no relative form
+                    pass
 
 
 @persistent
@@ -44,11 +67,13 @@ def register():
     bpy.types.TOPBAR_MT_file_export.append(operators.menu_export)
     bpy.app.handlers.load_pre.append(stop_jobs)
     bpy.app.handlers.load_post.append(resume_jobs)
+    bpy.app.handlers.save_pre.append(relative_paths)
 
 
 def unregister():
     jobs.stop_all()
     preview.unregister()
+    bpy.app.handlers.save_pre.remove(relative_paths)
     bpy.app.handlers.load_post.remove(resume_jobs)
     bpy.app.handlers.load_pre.remove(stop_jobs)
     bpy.types.TOPBAR_MT_file_export.remove(operators.menu_export)

@@ -307,6 +307,10 @@ def rebuild_sequence(scene: bpy.types.Scene, name: str, start_frame: int = 1) ->
         seq.scale = (1.0, 1.0, 1.0)
         for path in ("location", "rotation_euler", "scale"):
             seq.keyframe_insert(path, frame=t)
+    if objs:  # after the last head, nothing, as the frame objects show
+        mod[socket] = -1
+        seq.keyframe_insert(f'modifiers["{mod.name}"]["{socket}"]', frame=start_frame + max(
+            int(o["headfuse_frame"]) for o in objs) + 1)  # fmt: skip
     _make_constant(seq)
     if objs:  # the scene's range is the clip's: what plays and what exports write
         indices = [int(o["headfuse_frame"]) for o in objs]

@@ -9,6 +9,7 @@ from bpy.props import EnumProperty, StringProperty
 
 from . import export, jobs, preview
 from .preferences import prefs
+from .wire import protocol
 
 _backend: subprocess.Popen | None = None
 
@@ -28,15 +29,25 @@ PANEL_OPTIONS = {
 A test holds this to the options, so a new option cannot be left out of the panel."""
 
 
-def job_options(hf) -> dict:
-    """The panel's settings as SUBMIT options."""
+def job_options(hf, triplanes: bool = False) -> dict:
+    """The panel's settings as SUBMIT options; `triplanes`: ask for each frame's field too (the live
+    preview is on)."""
     options = {option: getattr(hf, prop) for option, prop in PANEL_OPTIONS.items()}
     options["stop"] = hf.frame_end + 1 if hf.frame_end >= 0 else None  # the panel's last frame is inclusive
     if hf.reference_mode != "FRAME":
         options["reference_frame"] = None
     options["name"] = hf.object_name
-    options["triplanes"] = True  # each frame's field too, so the live preview can draw any frame
+    options["triplanes"] = triplanes  # about 0.6 MB a frame: only when the preview will draw them
     return options
+
+
+def network_refusal(address: str) -> str | None:
+    """Why the add-on may not reach `address` (Blender's online access is off and it is not this machine),
+    or None."""
+    if protocol.is_loopback(address) or bpy.app.online_access:
+        return None
+    return (f"Blender's online access is off (Preferences > System > Network): allow it to reach the server at "
+            f"{address}, or use a server on this machine")  # fmt: skip
 
 
 class HEADFUSE_OT_reconstruct(bpy.types.Operator):
@@ -59,14 +70,25 @@ class HEADFUSE_OT_reconstruct(bpy.types.Operator):
                 hf.error = f"{label} not found: {path or '(not set)'}"
                 self.report({"ERROR"}, hf.error)
                 return {"CANCELLED"}
+        refusal = network_refusal(p.server_address)
+        if refusal is not None:
+            hf.error = refusal
+            self.report({"ERROR"}, refusal)
+            return {"CANCELLED"}
         if p.start_local_backend:
-            start_local_backend(p.backend_command)
+            try:
+                start_local_backend(p.backend_command)
+            except (OSError, ValueError) as exc:
+                hf.error = f"could not start the local backend `{p.backend_command}`: {exc}"
+                self.report({"ERROR"}, hf.error)
+                return {"CANCELLED"}
         hf.error, hf.status, hf.progress = "", "connecting", 0.0
         hf.frames_received = hf.frames_total = hf.skipped = 0
         hf.shots = ""
         hf.job_id, hf.job_finished = "", False
         preview.clear()
-        jobs.start(scene, jobs.JobRunner(p.server_address, p.key_folder, video, reference, job_options(hf)))
+        options = job_options(hf, triplanes=scene.headfuse_preview.enabled)
+        jobs.start(scene, jobs.JobRunner(p.server_address, p.key_folder, video, reference, options))
         return {"FINISHED"}
 
 
@@ -139,10 +161,41 @@ class HEADFUSE_OT_start_backend(bpy.types.Operator):
     def execute(self, context):
         try:
             start_local_backend(prefs(context).backend_command)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             context.scene.headfuse.error = f"could not start the backend: {exc}"
             self.report({"ERROR"}, context.scene.headfuse.error)
             return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class HEADFUSE_OT_test_connection(bpy.types.Operator):
+    """Ask the server for its version and workers (a HELLO), and show the answer"""
+
+    bl_idname = "headfuse.test_connection"
+    bl_label = "Test connection"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context):
+        hf, p = context.scene.headfuse, prefs(context)
+        refusal = network_refusal(p.server_address)
+        if refusal is not None:
+            hf.connection = refusal
+            self.report({"ERROR"}, refusal)
+            return {"CANCELLED"}
+        try:
+            with jobs.Client(p.server_address, curve_keys=p.key_folder or None, timeout=3.0) as client:
+                hello = client.hello()
+        except Exception as exc:  # unreachable, refused keys, a bad key folder: all go to the panel
+            said = str(exc)
+            hf.connection = said if p.server_address in said else f"no answer from {p.server_address}: {said}"
+            self.report({"ERROR"}, hf.connection)
+            return {"CANCELLED"}
+        workers = hello.get("workers") or {}
+        ready = f", {workers['ready']} of {workers['wanted']} workers ready" if workers else ""
+        hf.connection = f"connected to {p.server_address} ({hello.get('agent', 'headfuse')}{ready})"
+        if workers.get("errors"):
+            hf.connection += f"; {workers['errors'][0]}"
+        self.report({"INFO"}, hf.connection)
         return {"FINISHED"}
 
 

@@ -91,6 +91,19 @@ INPUT_FILES = ("video", "reference")
 _DTYPE_SIZES = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "png": 1, "bytes": 1}
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+"""Host names of this machine in a tcp endpoint (with every 127.x address)."""
+
+
+def is_loopback(endpoint: str) -> bool:
+    """Whether a ZeroMQ endpoint stays on this machine: ipc, inproc, or tcp on a loopback address
+    (`tcp://*:5555` and `tcp://0.0.0.0:5555` do not)."""
+    if not endpoint.startswith("tcp://"):
+        return True
+    host = endpoint[len("tcp://") :].rsplit(":", 1)[0]
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
 class ProtocolError(ValueError):
     """A message that breaks the protocol; `code` is one of `ERROR_CODES`."""
 

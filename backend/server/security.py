@@ -6,6 +6,8 @@ from pathlib import Path
 
 import zmq
 
+from headfuse_wire import protocol as P
+
 
 class Refused(Exception):
     """A request the server answers with ERROR `code` (a protocol error code) and one line."""
@@ -81,15 +83,9 @@ class CurveGuard:
             self._auth = None
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
-
-
 def exposed(endpoint: str) -> bool:
     """Whether a bind endpoint can be reached from other machines (tcp on anything but loopback)."""
-    if not endpoint.startswith("tcp://"):
-        return False
-    host = endpoint[len("tcp://") :].rsplit(":", 1)[0]
-    return host not in LOOPBACK_HOSTS and not host.startswith("127.")
+    return not P.is_loopback(endpoint)
 
 
 def local_input_path(allowed: list[Path], name: str, path: str) -> str:

@@ -62,8 +62,10 @@ def test_reconstruct_from_the_panel_puts_every_frame_on_the_timeline(addon, serv
     scene = bpy.context.scene
     hf = scene.headfuse
     configure(hf)
+    scene.headfuse_preview.enabled = True  # the fields come along only for the live preview
     assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
     pump(scene)
+    scene.headfuse_preview.enabled = False
     assert hf.error == "" and hf.job_finished, hf.error
     assert hf.frames_received == FRAMES
     frames = sorted(bpy.data.collections["head frames"].objects, key=lambda o: o["headfuse_frame"])
@@ -185,9 +187,13 @@ def test_file_new_stops_the_job(addon, server):
     assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
     pump(scene, until=lambda: scene.headfuse.frames_received >= 1)
     runner = jobs._runners[scene.name]
+    from blender_addon import preview
+
+    preview.CACHE[1] = {"planes": None}  # a field cached for the scene going away
     bpy.ops.wm.read_homefile(use_empty=True)  # File > New
     runner.join(timeout=5)
     assert not runner.is_alive(), "the job thread went on after File > New"
+    assert preview.CACHE == {}
 
 
 def test_operators_that_change_the_scene_take_part_in_undo():
@@ -196,3 +202,52 @@ def test_operators_that_change_the_scene_take_part_in_undo():
     assert operators.HEADFUSE_OT_reconstruct.bl_options == {"REGISTER", "UNDO"}
     for op in (operators.HEADFUSE_OT_cancel, operators.HEADFUSE_OT_export, operators.HEADFUSE_OT_start_backend):
         assert "REGISTER" in op.bl_options
+
+
+def test_test_connection_reports_the_workers_and_a_server_that_is_not_there(addon, server):
+    addon.server_address = server.endpoint
+    hf = bpy.context.scene.headfuse
+    assert bpy.ops.headfuse.test_connection() == {"FINISHED"}
+    assert hf.connection.startswith(f"connected to {server.endpoint}") and "1 of 1 workers ready" in hf.connection
+    addon.server_address = "tcp://127.0.0.1:9"
+    with pytest.raises(RuntimeError):  # an operator's ERROR report raises in background mode
+        bpy.ops.headfuse.test_connection()
+    assert "no answer from the headfuse server at tcp://127.0.0.1:9" in hf.connection
+
+
+def test_a_remote_server_needs_blenders_online_access(addon):
+    assert not bpy.app.online_access  # Blender as a module runs with online access off
+    addon.server_address = "tcp://10.1.2.3:5555"
+    hf = bpy.context.scene.headfuse
+    configure(hf)
+    with pytest.raises(RuntimeError, match="online access is off"):
+        bpy.ops.headfuse.reconstruct()
+    assert "Preferences > System > Network" in hf.error and not jobs.running(bpy.context.scene)
+
+
+def test_a_backend_command_that_cannot_start_is_a_message_in_the_panel(addon):
+    addon.start_local_backend, addon.backend_command = True, "no-such-headfuse-command serve"
+    hf = bpy.context.scene.headfuse
+    configure(hf)
+    try:
+        with pytest.raises(RuntimeError, match="could not start the local backend"):
+            bpy.ops.headfuse.reconstruct()
+        assert hf.error.startswith("could not start the local backend `no-such-headfuse-command serve`")
+    finally:
+        addon.start_local_backend = False
+
+
+def test_paths_become_relative_when_the_blend_is_saved(addon, tmp_path):
+    hf = bpy.context.scene.headfuse
+    video = tmp_path / "plates" / "take1.mp4"
+    video.parent.mkdir()
+    video.write_bytes((SAMPLE / "video.mp4").read_bytes())
+    hf.video = str(video)
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
+    assert hf.video == "//plates/take1.mp4" and bpy.path.abspath(hf.video) == str(video)
+
+
+def test_the_panel_has_its_sub_panels(addon):
+    for name in ("input", "reconstruction", "output", "preview", "server"):
+        panel = getattr(bpy.types, f"VIEW3D_PT_headfuse_{name}")
+        assert panel.bl_parent_id == "VIEW3D_PT_headfuse"

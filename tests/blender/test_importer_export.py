@@ -103,6 +103,15 @@ def test_alembic_and_usd_keep_per_frame_geometry_and_pose(scene, frames, tmp_pat
         assert images and images[0].size[0] == 32
 
 
+def test_after_the_last_frame_the_sequence_shows_what_the_frame_objects_show(scene, frames):
+    build(scene, frames)
+    seq = bpy.data.objects["head"]
+    n, _ = evaluated_mesh_stats(seq, scene, 5)  # the last head is on timeline frame 4
+    visible = [o for o in bpy.data.collections["head frames"].objects if o.matrix_world.to_scale()[0] > 0.5]
+    assert n == 0 and visible == []
+    assert (scene.frame_start, scene.frame_end) == (1, 4)
+
+
 def test_fbx_keeps_one_object_per_frame_with_visibility_keys(scene, frames, tmp_path):
     build(scene, frames)
     path = str(tmp_path / "head.fbx")
