@@ -469,7 +469,7 @@ class Server:
                 else:
                     self._enqueue(job, front=True)
             elif kind == "failed":
-                self._finish(job, "failed", (ev["code"], ev["message"], ev.get("index")))
+                self._finish(job, "failed", (ev["code"], self._as_user_said(job, ev["message"]), ev.get("index")))
             elif job.frames_done == 0:
                 self._finish(job, "failed", ("bad_video", "video: no frames in the range asked for", None))
             elif job.record["ok"] + job.record["held"] == 0:
@@ -478,6 +478,14 @@ class Server:
                 self._finish(job, "failed", ("no_face", reason, None))
             else:
                 self._finish(job, "done")
+
+    def _as_user_said(self, job: Job, message: str) -> str:
+        """`message` with the store's copies of uploaded inputs named as the user's files (`clip.mp4`, not
+        `/data/jobs/<job>/inputs/video.mp4`)."""
+        for name, spec in job.record["inputs"].items():
+            if not spec.get("local"):
+                message = message.replace(str(self.store.input_file(job.id, spec)), job.input_name(name))
+        return message
 
     def _finish(self, job: Job, state: str, error: tuple | None = None) -> None:
         job.record["state"] = state

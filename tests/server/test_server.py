@@ -128,6 +128,9 @@ def test_bad_input_gets_a_specific_error(server, clip, tmp_path, case, code, wor
             job = c.submit(video, reference, FAST)
             list(c.frames(job))
         assert err.value.code == code and words in err.value.message
+        assert "/inputs/" not in err.value.message  # the user's file names, not the server's copies
+        if case == "corrupt_video":
+            assert "broken.mp4" in err.value.message
         if case != "too_large":
             assert c.status(err.value.job)["state"] == "failed"
         assert c.hello()["version"] == P.PROTOCOL_VERSION  # the server goes on
