@@ -13,6 +13,7 @@ CLASSES = (
     operators.HEADFUSE_OT_export,
     operators.HEADFUSE_OT_start_backend,
     operators.HEADFUSE_OT_test_connection,
+    operators.HEADFUSE_OT_composite,
     *panel.PANELS,
 )
 

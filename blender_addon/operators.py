@@ -7,7 +7,7 @@ import subprocess
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import export, jobs, preview
+from . import compositing, export, jobs, preview
 from .preferences import prefs
 from .wire import protocol
 
@@ -165,6 +165,31 @@ class HEADFUSE_OT_start_backend(bpy.types.Operator):
             context.scene.headfuse.error = f"could not start the backend: {exc}"
             self.report({"ERROR"}, context.scene.headfuse.error)
             return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class HEADFUSE_OT_composite(bpy.types.Operator):
+    """Set the scene up to render the head over the plate: plate in the compositor, film transparent"""
+
+    bl_idname = "headfuse.composite"
+    bl_label = "Composite over plate"
+    bl_options = {"REGISTER", "UNDO"}
+
+    head: EnumProperty(name="Head", items=compositing.HEAD_MODES, default="OVER")
+
+    @classmethod
+    def poll(cls, context):
+        return bpy.data.objects.get(f"{context.scene.headfuse.object_name} camera") is not None
+
+    def execute(self, context):
+        hf = context.scene.headfuse
+        try:
+            compositing.composite_over_plate(context.scene, hf.object_name, self.head)
+        except ValueError as exc:
+            hf.error = str(exc)
+            self.report({"ERROR"}, hf.error)
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"compositing {hf.object_name} over its plate ({self.head.lower()})")
         return {"FINISHED"}
 
 

@@ -1,9 +1,9 @@
 """3D Viewport > Sidebar > headfuse: a main panel (reconstruct, progress, errors) with sub-panels Input,
-Reconstruction, Output, Preview and Server."""
+Reconstruction, Output, Preview, Compositing and Server."""
 
 import bpy
 
-from . import jobs, preview
+from . import compositing, jobs, preview
 
 
 class VIEW3D_PT_headfuse(bpy.types.Panel):
@@ -108,6 +108,18 @@ class VIEW3D_PT_headfuse_preview(_Sub):
             _message(layout, msg, "ERROR")
 
 
+class VIEW3D_PT_headfuse_compositing(_Sub):
+    """A render over the plate."""
+
+    bl_label = "Compositing"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        col = self.layout.column(align=True)
+        for key, label, _ in compositing.HEAD_MODES:
+            col.operator("headfuse.composite", text=label).head = key
+
+
 class VIEW3D_PT_headfuse_server(_Sub):
     """The server: its state, a test, a local backend."""
 
@@ -128,6 +140,7 @@ PANELS = (
     VIEW3D_PT_headfuse_reconstruction,
     VIEW3D_PT_headfuse_output,
     VIEW3D_PT_headfuse_preview,
+    VIEW3D_PT_headfuse_compositing,
     VIEW3D_PT_headfuse_server,
 )
 """The main panel first (sub-panels register after their parent)."""

@@ -248,6 +248,43 @@ def test_paths_become_relative_when_the_blend_is_saved(addon, tmp_path):
 
 
 def test_the_panel_has_its_sub_panels(addon):
-    for name in ("input", "reconstruction", "output", "preview", "server"):
+    for name in ("input", "reconstruction", "output", "preview", "compositing", "server"):
         panel = getattr(bpy.types, f"VIEW3D_PT_headfuse_{name}")
         assert panel.bl_parent_id == "VIEW3D_PT_headfuse"
+
+
+def _render(scene, path) -> np.ndarray:
+    scene.render.filepath = str(path)
+    bpy.ops.render.render(write_still=True)
+    image = bpy.data.images.load(str(path))
+    w, h = image.size
+    return np.array(image.pixels[:]).reshape(h, w, 4)[::-1]  # top row first, as the video's frames
+
+
+def test_the_compositing_render_is_the_plate_outside_the_head(addon, server, tmp_path):
+    import cv2
+
+    addon.server_address = server.endpoint
+    scene = bpy.context.scene
+    hf = scene.headfuse
+    configure(hf, frames=2)
+    assert not bpy.ops.headfuse.composite.poll()  # nothing to composite over before the first frame
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    pump(scene)
+    scene.frame_set(hf.timeline_start + 1)  # source frame 1
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.render.film_transparent, scene.render.use_compositing = True, False
+    alpha = _render(scene, tmp_path / "head.png")[..., 3]  # where the head is
+    assert bpy.ops.headfuse.composite(head="OVER") == {"FINISHED"}
+    out = _render(scene, tmp_path / "composite.png")
+    cap = cv2.VideoCapture(str(SAMPLE / "video.mp4"))
+    cap.read()
+    plate = cap.read()[1][..., ::-1] / 255.0  # source frame 1
+    cap.release()
+    outside, inside = alpha == 0, alpha > 0.99
+    assert outside.mean() > 0.3 and inside.mean() > 0.05
+    gap = np.abs(out[..., :3] - plate).max(-1) * 255
+    assert gap[outside].max() <= 6, gap[outside].max()  # the plate itself (decoders differ by a few levels)
+    assert gap[inside].mean() > 10  # the rendered head over it
+    assert bpy.ops.headfuse.composite(head="HOLDOUT") == {"FINISHED"}
+    assert bpy.data.objects["head"].is_holdout and scene.render.film_transparent
