@@ -17,6 +17,7 @@ import torch
 
 from backend.config import MeshConfig
 from backend.face.config import FaceConfig
+from backend.face.matte import PersonMatte
 from backend.face.preprocess import FacePreprocessor, FaceResult
 from backend.mesh import EmptySurfaceError, Mesh, mesh_from_field
 from backend.mesh.build import Texturer
@@ -93,6 +94,10 @@ class FrameOutput:
     texture: dict | None = None
     """Projected textures: the share of texels coloured by the `frame`, the `reference` and the `field`,
     and the reference's per-channel `gain` (None for field textures)."""
+    matte: np.ndarray | None = None
+    """With the option `mattes`: the person matte `[H, W]` uint8 of the source frame (also when skipped)."""
+    plate: np.ndarray | None = None
+    """With the option `mattes`: the source frame `[H, W, 3]` uint8 (for the clean plate the sinks build)."""
     timings_ms: dict = field(default_factory=dict)
     """Milliseconds per stage: decode+face, encode, fuse (fused mode), grid, marching, colours, texture."""
 
@@ -198,33 +203,43 @@ def reconstruct_clip(
         blender = texture_blender(cfg, pre.reference_result, ref_name)
         state = fusion.start(lift_face(lifter, pre.reference_result, template)) if fusion is not None else None
         faces = pre.process(reader.frames(cfg.start, cfg.stop, cfg.stride))
-        while True:
-            t0 = time.perf_counter()
-            face = next(faces, None)
-            if face is None:
-                return
-            timings = {"decode_face": (time.perf_counter() - t0) * 1000.0, "identity": face.identity_ms}
-            if not face.usable:
-                yield FrameOutput(face.index, "skipped", face.reason, cut=face.cut, timings_ms=timings)
-                continue
-            texturer = None
-            if blender is not None:
-                view = photo_view(face, f"frame {face.index} of {reader.path}") if face.status == "ok" else None
-                texturer = blender.texturer(view)  # a held frame keeps the last frame's colours
-            try:
-                field_, mesh, state = lift_and_mesh(
-                    lifter, face, template, mesh_config(cfg), timings, fusion, state, texturer
-                )
-            except EmptySurfaceError as exc:
-                yield FrameOutput(
-                    face.index, "skipped", f"no surface in the reconstructed field: {exc}", cut=face.cut,
-                    timings_ms=timings,
-                )
-                continue
-            except TextureInputError as exc:
-                yield FrameOutput(face.index, "skipped", str(exc), cut=face.cut, timings_ms=timings)
-                continue
-            yield FrameOutput(
-                face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_, cut=face.cut,
-                texture=dict(blender.info) if blender is not None else None, timings_ms=timings,
-            )
+        matter = PersonMatte() if cfg.mattes else None
+        try:
+            yield from _frames(faces, matter, lifter, template, cfg, fusion, state, blender, reader.path)
+        finally:
+            if matter is not None:
+                matter.close()
+
+
+def _frames(faces, matter, lifter, template, cfg, fusion, state, blender, path) -> Iterator[FrameOutput]:
+    """The frames of `reconstruct_clip` once its reference, networks and (with `cfg.mattes`) matte graph
+    `matter` are set up; `path` names the video in messages."""
+    while True:
+        t0 = time.perf_counter()
+        face = next(faces, None)
+        if face is None:
+            return
+        timings = {"decode_face": (time.perf_counter() - t0) * 1000.0, "identity": face.identity_ms}
+        extra = {"cut": face.cut, "timings_ms": timings}
+        if matter is not None and face.image is not None:
+            t1 = time.perf_counter()
+            extra.update(matte=matter(face.image), plate=face.image)
+            timings["matte"] = (time.perf_counter() - t1) * 1000.0
+        if not face.usable:
+            yield FrameOutput(face.index, "skipped", face.reason, **extra)
+            continue
+        texturer = None
+        if blender is not None:
+            view = photo_view(face, f"frame {face.index} of {path}") if face.status == "ok" else None
+            texturer = blender.texturer(view)  # a held frame keeps the last frame's colours
+        try:
+            field_, mesh, state = lift_and_mesh(lifter, face, template, mesh_config(cfg), timings, fusion, state,
+                                                texturer)  # fmt: skip
+        except EmptySurfaceError as exc:
+            yield FrameOutput(face.index, "skipped", f"no surface in the reconstructed field: {exc}", **extra)
+            continue
+        except TextureInputError as exc:
+            yield FrameOutput(face.index, "skipped", str(exc), **extra)
+            continue
+        yield FrameOutput(face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_,
+                          texture=dict(blender.info) if blender is not None else None, **extra)  # fmt: skip

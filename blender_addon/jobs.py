@@ -160,6 +160,8 @@ def drain(scene_name: str):
                     _setup_plate(scene, hf, frame.camera)
             else:
                 hf.skipped += 1
+            if frame.matte_png is not None:
+                save_matte(matte_folder(hf), hf.timeline_start + frame.index, frame.matte_png)
             hf.shots = shots_text(hf.shots, frame.index, frame.cut, frame.status == "ok")
             hf.frames_received += 1
             built += 1
@@ -190,6 +192,27 @@ def shots_text(text: str, index: int, cut: bool, seen: bool) -> str:
     was_seen = rest.endswith(": reference person seen")
     lines[-1] = f"{first}-{index}: {'reference person seen' if seen or was_seen else 'reference person not seen'}"
     return "\n".join(lines)
+
+
+def matte_folder(hf) -> str:
+    """Where a job's mattes go: `//NAME_mattes` beside the saved .blend, else Blender's temporary folder."""
+    import os
+
+    if bpy.data.filepath:
+        return bpy.path.abspath(f"//{hf.object_name}_mattes")
+    return os.path.join(bpy.app.tempdir, f"{hf.object_name}_mattes")
+
+
+def save_matte(folder: str, timeline_frame: int, png: bytes) -> str:
+    """One frame's matte as `folder/matte.NNNN.png` (NNNN: the timeline frame, so Blender plays the folder
+    as an Image Sequence in step with the plate); returns the path."""
+    import os
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"matte.{timeline_frame:04d}.png")
+    with open(path, "wb") as f:
+        f.write(png)
+    return path
 
 
 def _texture_dir(hf) -> str | None:

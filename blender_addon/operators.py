@@ -24,6 +24,7 @@ PANEL_OPTIONS = {
     "stop": "frame_end",
     "stride": "frame_step",
     "reference_frame": "reference_frame",
+    "mattes": "mattes",
 }
 """Job option (`headfuse_wire.options.ReconstructConfig`, scope `job`) -> the panel property that sets it.
 A test holds this to the options, so a new option cannot be left out of the panel."""

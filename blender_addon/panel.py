@@ -86,6 +86,7 @@ class VIEW3D_PT_headfuse_output(_Sub):
         col.prop(hf, "object_name")
         col.prop(hf, "timeline_start")
         col.prop(hf, "texture_storage")
+        col.prop(hf, "mattes")
         row = col.row(align=True)
         for key, label in (("ABC", "Alembic"), ("USD", "USD"), ("FBX", "FBX")):
             row.operator("headfuse.export", text=label).format = key

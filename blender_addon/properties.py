@@ -47,6 +47,11 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
         default="projected",
     )
     texture_size: IntProperty(name="Texture size", default=1024, min=0, max=2048)
+    mattes: BoolProperty(
+        name="Mattes",
+        default=False,
+        description="Also a person matte per frame (a PNG sequence next to the .blend) for compositing",
+    )
     timeline_start: IntProperty(name="Timeline start", default=1, description="Timeline frame of source frame 0")
     texture_storage: EnumProperty(
         name="Textures", items=[("PACK", "Pack in .blend", ""), ("FOLDER", "Folder next to .blend", "")], default="PACK"

@@ -86,6 +86,9 @@ class Frame:
     """The baked texture as PNG bytes."""
     texture_shape: tuple | None = None
     """(H, W, 3) of the texture."""
+    matte_png: bytes | None = None
+    """With the job option `mattes`: the frame's person matte (grey PNG, the plate's size; also for a
+    frame without a head)."""
     triplane: dict | None = None
     """With the job option `triplanes`: `planes` float16 [3, C, H, W] and the decoder's `w1`, `b1`, `w2`,
     `b2` (float16), for the live preview; None otherwise."""
@@ -411,6 +414,8 @@ def _frame_from(msg: P.Message) -> Frame:
         frame.texture_png = bytes(msg.buffers["texture"])
         desc = next(d for d in h["buffers"] if d["name"] == "texture")
         frame.texture_shape = tuple(desc["shape"])
+    if "matte" in msg.buffers:
+        frame.matte_png = bytes(msg.buffers["matte"])
     if "planes" in msg.buffers:
         frame.triplane = {name: msg.array(name) for name in ("planes", "w1", "b1", "w2", "b2")}
     frame.metres_per_box_unit = h.get("metres_per_box_unit")

@@ -81,6 +81,9 @@ class ReconstructConfig:
     """Take every stride-th source frame."""
     reference_frame: int | None = _option(None, flag="--ref-frame", lo=0, hi=10_000_000)
     """Use this source frame of the video as the reference instead of a reference image."""
+    mattes: bool = _option(False)
+    """Also a person matte per frame (MediaPipe's selfie segmentation: 0 background, 255 person) and a clean
+    background plate (the temporal median of the pixels no matte covers), for compositing over the footage."""
     triplanes: bool = _option(False, scope="wire")
     """Also send each frame's triplane and decoder (float16) for the live preview."""
     weights: str | None = _option(None, scope="worker")

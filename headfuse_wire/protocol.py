@@ -74,6 +74,7 @@ FRAME_BUFFERS = {
     "uv": ("float32", 2, 2),
     "normals": ("float32", 2, 3),
     "texture": ("png", 3, 3),
+    "matte": ("png", 3, 1),
     "planes": ("float16", 4, None),
     "w1": ("float16", 2, None),
     "b1": ("float16", 1, None),
@@ -81,7 +82,8 @@ FRAME_BUFFERS = {
     "b2": ("float16", 1, None),
 }
 """Buffers a FRAME may carry: name -> (dtype, rank, size of the last axis or None). `texture` is PNG
-bytes whose descriptor shape is the decoded image's [H, W, 3]. With the job option `triplanes`, a
+bytes whose descriptor shape is the decoded image's [H, W, 3]; with the job option `mattes`, `matte` is
+the frame's person matte as a grey PNG, shape [H, W, 1]. With the job option `triplanes`, a
 frame also carries its field for the live preview: `planes` [3, C, H, W] and the decoder MLP
 `w1` [hidden, C], `b1` [hidden], `w2` [1 + F, hidden], `b2` [1 + F], all float16."""
 

@@ -64,7 +64,8 @@ class NoFaceError(ValueError):
 
 @dataclass
 class FaceResult:
-    """Step-1 output for one frame. Arrays are None when `status` is `skipped`."""
+    """Step-1 output for one frame. Arrays are None when `status` is `skipped`, but for `image` when the
+    frame decoded (a frame without a usable face still has a plate)."""
 
     index: int
     """Index of the frame in the source."""
@@ -327,7 +328,7 @@ class FacePreprocessor:
             reason = f"{reason} (held for the maximum of {self.cfg.hold_max_frames} frames)"
         self._smoother.reset()
         self._last_pose = None
-        return FaceResult(index, "skipped", reason)
+        return FaceResult(index, "skipped", reason, image=image)
 
     def process_frame(self, image: np.ndarray, index: int) -> FaceResult:
         """Step 1 for one RGB uint8 frame `[H, W, 3]` with source index `index` (frames in order)."""

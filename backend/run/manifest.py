@@ -5,8 +5,9 @@
      "camera_axes": "OpenCV (x right, y down, z forward)", "mesh": {"resolution", "texture", "texture_size"},
      "options": {every job option}, "source": {"fps", "width", "height"},
      "frames": [{"index", "status", "reason", "cut", "files": {fmt: path}, "vertices", "faces", "camera",
-                 "texture", "timings_ms"}, ...],          # source order, frames with a mesh
-     "skipped": [{"index", "reason", "cut"}, ...],
+                 "texture", "matte", "timings_ms"}, ...],  # source order, frames with a mesh
+     "skipped": [{"index", "reason", "cut", "matte"}, ...],
+     "clean_plate": "clean_plate.png",                   # with the option mattes (and `matte` above)
      "shots": [{"first", "last", "reference", "frames"}, ...],  # from the cuts: source indices, whether the
                                                               # reference person is seen (a frame ok) in it
      "elapsed_s", ...}
@@ -25,6 +26,10 @@ from headfuse_wire.options import ReconstructConfig
 
 NAME = "manifest.json"
 """The manifest's file name in a clip's folder."""
+MATTES_DIR = "mattes"
+"""With the option `mattes`: each frame's person matte, `mattes/matte_NNNNNN.png` (NNNNNN: source frame)."""
+CLEAN_PLATE = "clean_plate.png"
+"""With the option `mattes`: the clean background plate."""
 PREVIOUS = "manifest.prev.json"
 """Where the manifest of the run before goes once a new run into the folder has a frame."""
 
@@ -67,6 +72,15 @@ def reference_label(reference: str | None, cfg: ReconstructConfig) -> str:
     return str(reference) if cfg.reference_frame is None else f"frame {cfg.reference_frame} of the video"
 
 
+def matte_path(index: int) -> str:
+    """The matte of source frame `index`, relative to the clip folder."""
+    return f"{MATTES_DIR}/matte_{index:06d}.png"
+
+
+def _matte(out) -> dict:
+    return {"matte": matte_path(int(out.index))} if out.matte is not None else {}
+
+
 def frame_entry(out, files: dict[str, str]) -> dict:
     """The manifest entry of a `pipeline.FrameOutput` with a mesh, whose files (format -> path relative to
     the folder) are `files`."""
@@ -80,13 +94,14 @@ def frame_entry(out, files: dict[str, str]) -> dict:
         "faces": int(out.mesh.faces.shape[0]),
         "camera": out.camera,
         "texture": out.texture,
+        **_matte(out),
         "timings_ms": {k: round(float(v), 1) for k, v in out.timings_ms.items()},
     }
 
 
 def skipped_entry(out) -> dict:
     """The manifest entry of a frame without a mesh."""
-    return {"index": int(out.index), "reason": out.reason, "cut": bool(out.cut)}
+    return {"index": int(out.index), "reason": out.reason, "cut": bool(out.cut), **_matte(out)}
 
 
 def shots(frames: list[dict], skipped: list[dict]) -> list[dict]:

@@ -26,6 +26,15 @@ PREVIEW_ROWS = ".preview"
 """Hidden folder of contact-sheet rows while a clip runs (several processes may write them)."""
 
 
+def grey_png(image: np.ndarray) -> bytes:
+    """An `[H, W]` uint8 image as grey PNG bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), "L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def frame_record(out, job: str, seq: int, triplanes: bool = False) -> tuple[dict, list]:
     """A pipeline `FrameOutput` as a FRAME header (without its digest) and its raw buffers; with
     `triplanes`, the frame's field too (planes `[3, C, H, W]` and decoder arrays, float16)."""
@@ -52,6 +61,10 @@ def frame_record(out, job: str, seq: int, triplanes: bool = False) -> tuple[dict
             png = mesh.texture_png()
             names.append(protocol.describe("texture", png, "png", mesh.texture.shape))
             buffers.append(png)
+    if out.matte is not None:
+        png = grey_png(out.matte)
+        names.append(protocol.describe("matte", png, "png", (*out.matte.shape, 1)))
+        buffers.append(png)
     if triplanes and out.triplane is not None:
         field = {"planes": out.triplane.planes[0].detach().cpu().numpy(), **decoder_arrays(out.triplane.decoder)}
         for name, arr in field.items():
@@ -89,8 +102,9 @@ class StoreSink:
 
 
 class ClipFiles:
-    """The per-frame files of a clip folder: `DIR/meshes/frame_NNNNNN.FMT` for each format and, for the
-    source frames in `preview`, a contact-sheet row `DIR/.preview/NNNNNN.png`."""
+    """The per-frame files of a clip folder: `DIR/meshes/frame_NNNNNN.FMT` for each format, the person matte
+    `DIR/mattes/matte_NNNNNN.png` when the frame has one (also a frame without a mesh) and, for the source
+    frames in `preview`, a contact-sheet row `DIR/.preview/NNNNNN.png`."""
 
     def __init__(self, dir: str | Path, formats: list[str], preview: list[int]):
         self.dir = Path(dir)
@@ -108,6 +122,9 @@ class ClipFiles:
         from backend.mesh.writers import write_mesh
         from backend.preview import contact_sheet_row
 
+        if out.matte is not None:
+            (self.dir / mf.MATTES_DIR).mkdir(exist_ok=True)
+            atomic_write(self.dir / mf.matte_path(int(out.index)), grey_png(out.matte))
         if out.mesh is None:
             return None
         files = {}
@@ -157,6 +174,7 @@ class FolderSink:
         self.files: ClipFiles | None = None
         self.manifest: dict | None = None
         self._earlier = False
+        self._plate = None
 
     def start(self, source: dict) -> None:
         """Write an empty manifest (unless an earlier run's is there); choose the preview frames."""
@@ -167,12 +185,18 @@ class FolderSink:
         label = mf.reference_label(self.reference, self.cfg)
         self.manifest = mf.manifest_header(self.video, label, self.cfg, source)
         self._earlier = mf.lists_frames(self.dir)
+        if self.cfg.mattes:
+            from backend.face.matte import CleanPlate
+
+            self._plate = CleanPlate()
         if not self._earlier:
             mf.write_manifest(self.dir, self.manifest)
 
     def write(self, out, seq: int) -> dict | None:
         """Write the frame's files and the manifest."""
         entry = self.files.write(out, seq)
+        if self._plate is not None and out.plate is not None:
+            self._plate.add(out.plate, out.matte)
         if entry is None:
             self.manifest["skipped"].append(mf.skipped_entry(out))
         else:
@@ -192,6 +216,14 @@ class FolderSink:
             return None
         if elapsed_s is not None:
             self.manifest["elapsed_s"] = round(elapsed_s, 2)
+        plate = self._plate.plate() if self._plate is not None else None
+        if plate is not None:
+            from PIL import Image
+
+            buf = io.BytesIO()
+            Image.fromarray(plate).save(buf, format="PNG")
+            atomic_write(self.dir / mf.CLEAN_PLATE, buf.getvalue())
+            self.manifest["clean_plate"] = mf.CLEAN_PLATE
         mf.write_manifest(self.dir, self.manifest)
         return write_preview(self.dir)
 

@@ -268,9 +268,12 @@ def test_the_compositing_render_is_the_plate_outside_the_head(addon, server, tmp
     scene = bpy.context.scene
     hf = scene.headfuse
     configure(hf, frames=2)
+    hf.mattes = True
     assert not bpy.ops.headfuse.composite.poll()  # nothing to composite over before the first frame
     assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
     pump(scene)
+    mattes = sorted(Path(jobs.matte_folder(hf)).glob("matte.*.png"))  # the mattes, by timeline frame
+    assert [p.name for p in mattes] == [f"matte.{hf.timeline_start + i:04d}.png" for i in range(2)]
     scene.frame_set(hf.timeline_start + 1)  # source frame 1
     scene.render.engine = "BLENDER_WORKBENCH"
     scene.render.film_transparent, scene.render.use_compositing = True, False

@@ -70,6 +70,21 @@ def test_frames_carry_their_triplane_on_request(server, clip):
         assert next(iter(c.frames(plain))).triplane is None  # off unless asked: frames stay small
 
 
+def test_frames_carry_their_matte_on_request(server, clip):
+    import io
+
+    from PIL import Image
+
+    with _client(server) as c:
+        job = c.submit(clip / "video.mp4", clip / "reference.png", {**FAST, "stop": 2, "mattes": True})
+        frames = list(c.frames(job))
+        assert len(frames) == 2 and all(f.matte_png is not None for f in frames)
+        matte = np.asarray(Image.open(io.BytesIO(frames[0].matte_png)))
+        assert matte.shape == (128, 128) and matte[40:88, 40:88].mean() > 128  # the clip is 128 px, the head central
+        plain = c.submit(clip / "video.mp4", clip / "reference.png", {**FAST, "stop": 1})
+        assert next(iter(c.frames(plain))).matte_png is None
+
+
 def test_reference_taken_from_a_video_frame(server, clip):
     with _client(server) as c:
         job = c.submit(clip / "video.mp4", clip / "video.mp4", {**FAST, "stop": 2, "reference_frame": 0})
