@@ -10,7 +10,7 @@ CLASSES = (
     properties.HeadfuseSceneSettings,
     operators.HEADFUSE_OT_reconstruct,
     operators.HEADFUSE_OT_cancel,
-    operators.HEADFUSE_OT_export,
+    *operators.EXPORTS,
     operators.HEADFUSE_OT_start_backend,
     operators.HEADFUSE_OT_test_connection,
     operators.HEADFUSE_OT_composite,

@@ -69,8 +69,33 @@ class _selection:
             c.hide_viewport = hidden
 
 
-def _range(scene):
-    return int(scene.frame_start), int(scene.frame_end)
+class scene_range:
+    """The scene's frame range set to `frames` (`(start, end)`, inclusive; None: as it is) for the duration:
+    what every exporter writes."""
+
+    def __init__(self, scene, frames: tuple[int, int] | None):
+        self.scene, self.frames = scene, frames
+
+    def __enter__(self):
+        self.saved = (self.scene.frame_start, self.scene.frame_end)
+        if self.frames is not None:
+            self._set(*self.frames)
+        return self
+
+    def _set(self, start: int, end: int) -> None:
+        self.scene.frame_start = start  # Blender raises the end to a start past it; the end is set next
+        self.scene.frame_end = end
+
+    def __exit__(self, *exc):
+        self._set(*self.saved)
+
+
+def clip_range(scene: bpy.types.Scene, name: str) -> tuple[int, int]:
+    """The timeline frames of the reconstruction's first and last heads."""
+    frames = [int(o["headfuse_timeline_frame"]) for o in ensure_rig(scene, name)["frames"].objects]
+    if not frames:
+        raise ValueError(f"{name}: no frames to export")
+    return min(frames), max(frames)
 
 
 def texture_sequence_folder(filepath: str) -> str:
@@ -114,13 +139,16 @@ def write_texture_sequence(scene: bpy.types.Scene, frames: bpy.types.Collection,
     return written
 
 
-def export_alembic(scene: bpy.types.Scene, name: str, filepath: str) -> str:
-    """The sequence object (per-frame topology, UVs, corner byte colours) to an .abc file, and its textures
-    as an image sequence beside it (`write_texture_sequence`: Alembic carries no materials)."""
+def export_alembic(scene: bpy.types.Scene, name: str, filepath: str, frames: tuple[int, int] | None = None,
+                   textures: bool = True) -> str:  # fmt: skip
+    """The sequence object (per-frame topology, UVs, corner byte colours) to an .abc file over `frames`
+    (default: the scene's range), and with `textures` its textures as an image sequence beside it
+    (`write_texture_sequence`: Alembic carries no materials)."""
     rig = ensure_rig(scene, name)
-    write_texture_sequence(scene, rig["frames"], texture_sequence_folder(filepath))
-    start, end = _range(scene)
-    with _selection(scene, [rig["sequence"]]):
+    with scene_range(scene, frames), _selection(scene, [rig["sequence"]]):
+        if textures:
+            write_texture_sequence(scene, rig["frames"], texture_sequence_folder(filepath))
+        start, end = int(scene.frame_start), int(scene.frame_end)
         bpy.ops.wm.alembic_export(
             filepath=filepath,
             selected=True,
@@ -154,32 +182,38 @@ class _first_material:
             self.seq.data.materials.pop()
 
 
-def export_usd(scene: bpy.types.Scene, name: str, filepath: str) -> str:
+def export_usd(scene: bpy.types.Scene, name: str, filepath: str, frames: tuple[int, int] | None = None,
+               textures: bool = True, camera: bool = True) -> str:  # fmt: skip
     """The sequence object (per-frame topology, UVs, colours) to USD, with a UsdPreviewSurface material and
     its texture copied beside the file (`textures/`). USD binds one material for the whole time range: it
-    is the first frame's (a texture per frame does not travel; Alembic carries none at all)."""
+    is the first frame's (a texture per frame does not travel; Alembic carries none at all). `frames`: the
+    range (default: the scene's); `textures`: the material and its texture; `camera`: the plate camera."""
     rig = ensure_rig(scene, name)
-    with _selection(scene, [rig["sequence"], rig["camera"]]), _first_material(rig["sequence"], rig["frames"]):
+    objects = [rig["sequence"], *([rig["camera"]] if camera else [])]
+    with scene_range(scene, frames), _selection(scene, objects), _first_material(rig["sequence"], rig["frames"]):
         bpy.ops.wm.usd_export(
             filepath=filepath,
             selected_objects_only=True,
             export_animation=True,
             export_uvmaps=True,
             export_normals=True,
-            export_materials=True,
-            generate_preview_surface=True,
-            export_textures_mode="NEW",
+            export_materials=textures,
+            generate_preview_surface=textures,
+            export_textures_mode="NEW" if textures else "KEEP",
             evaluation_mode="VIEWPORT",
         )
     return filepath
 
 
-def export_fbx(scene: bpy.types.Scene, name: str, filepath: str) -> str:
-    """The per-frame objects with their CONSTANT scale 0/1 keys and embedded textures to FBX, written
+def export_fbx(scene: bpy.types.Scene, name: str, filepath: str, frames: tuple[int, int] | None = None,
+               textures: bool = True, camera: bool = True) -> str:  # fmt: skip
+    """The per-frame objects with their CONSTANT scale 0/1 keys (and with `textures` embedded textures; with
+    `camera` the plate camera) to FBX over `frames` (default: the scene's range), written
     `FBX_IMPORT_OFFSET` frames early so that a default import is frame-exact."""
     rig = ensure_rig(scene, name)
-    objects = list(rig["frames"].objects) + [rig["camera"]]
-    with _selection(scene, objects, [rig["frames"]]), _keys_shifted(scene, objects, -FBX_IMPORT_OFFSET):
+    objects = list(rig["frames"].objects) + ([rig["camera"]] if camera else [])
+    with scene_range(scene, frames), _selection(scene, objects, [rig["frames"]]), \
+            _keys_shifted(scene, objects, -FBX_IMPORT_OFFSET):  # fmt: skip
         bpy.ops.export_scene.fbx(
             filepath=filepath,
             use_selection=True,
@@ -189,8 +223,8 @@ def export_fbx(scene: bpy.types.Scene, name: str, filepath: str) -> str:
             bake_anim_use_all_actions=False,
             bake_anim_force_startend_keying=True,
             bake_anim_simplify_factor=0.0,
-            path_mode="COPY",
-            embed_textures=True,
+            path_mode="COPY" if textures else "STRIP",
+            embed_textures=textures,
             add_leaf_bones=False,
             axis_forward="-Z",
             axis_up="Y",

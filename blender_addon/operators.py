@@ -5,7 +5,8 @@ import shlex
 import subprocess
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+from bpy_extras.io_utils import ExportHelper
 
 from . import compositing, export, jobs, preview
 from .preferences import prefs
@@ -116,40 +117,89 @@ class HEADFUSE_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-EXPORTERS = {
-    "ABC": (export.export_alembic, ".abc"),
-    "USD": (export.export_usd, ".usdc"),
-    "FBX": (export.export_fbx, ".fbx"),
-}
+FRAME_RANGES = (
+    ("CLIP", "Clip", "From the first head to the last"),
+    ("SCENE", "Scene", "The scene's frame range"),
+    ("CUSTOM", "Custom", "The frames below"),
+)
 
 
-class HEADFUSE_OT_export(bpy.types.Operator):
-    """Export the reconstructed head sequence (Alembic/USD: one object; FBX: one object per frame)"""
+class _Export(ExportHelper):
+    """The file browser and options every export shares (ExportHelper: the path, its extension)."""
 
-    bl_idname = "headfuse.export"
-    bl_label = "Export headfuse heads"
-    bl_options = {"REGISTER"}
-
-    format: EnumProperty(name="Format", items=[("ABC", "Alembic", ""), ("USD", "USD", ""), ("FBX", "FBX", "")])
-    filepath: StringProperty(subtype="FILE_PATH")
+    bl_options = {"REGISTER", "PRESET"}
+    frame_range: EnumProperty(name="Frames", items=FRAME_RANGES, default="CLIP")
+    first: IntProperty(name="First", default=1, description="First timeline frame (Custom)")
+    last: IntProperty(name="Last", default=250, description="Last timeline frame (Custom)")
+    textures: BoolProperty(name="Textures", default=True, description="Write the textures with the file")
 
     @classmethod
     def poll(cls, context):
         return bpy.data.collections.get(f"{context.scene.headfuse.object_name} frames") is not None
 
-    def invoke(self, context, event):
-        self.filepath = bpy.path.ensure_ext(
-            bpy.path.abspath("//head") if bpy.data.filepath else "head", EXPORTERS[self.format][1]
-        )
-        context.window_manager.fileselect_add(self)
-        return {"RUNNING_MODAL"}
+    def frames(self, context) -> tuple[int, int] | None:
+        """The timeline frames to write, inclusive (None: the scene's range)."""
+        if self.frame_range == "CLIP":
+            return export.clip_range(context.scene, context.scene.headfuse.object_name)
+        if self.frame_range == "CUSTOM":
+            return (self.first, max(self.first, self.last))
+        return None
+
+    def run(self, context, **kwargs):
+        try:
+            self.write(context.scene, context.scene.headfuse.object_name, self.filepath, self.frames(context),
+                       textures=self.textures, **kwargs)  # fmt: skip
+        except (ValueError, RuntimeError, OSError) as exc:
+            context.scene.headfuse.error = f"export to {self.filepath} failed: {exc}"
+            self.report({"ERROR"}, context.scene.headfuse.error)
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"exported {self.filepath}")
+        return {"FINISHED"}
+
+
+class HEADFUSE_OT_export_alembic(bpy.types.Operator, _Export):
+    """Export the head sequence to Alembic: one mesh whose topology follows the frame, textures beside it"""
+
+    bl_idname = "headfuse.export_alembic"
+    bl_label = "Export headfuse heads (.abc)"
+    filename_ext = ".abc"
+    filter_glob: StringProperty(default="*.abc", options={"HIDDEN"})
+    write = staticmethod(export.export_alembic)
 
     def execute(self, context):
-        fn, ext = EXPORTERS[self.format]
-        path = bpy.path.ensure_ext(self.filepath, ext)
-        fn(context.scene, context.scene.headfuse.object_name, path)
-        self.report({"INFO"}, f"exported {path}")
-        return {"FINISHED"}
+        return self.run(context)
+
+
+class HEADFUSE_OT_export_usd(bpy.types.Operator, _Export):
+    """Export the head sequence to USD: time-sampled mesh, a preview-surface material, the plate camera"""
+
+    bl_idname = "headfuse.export_usd"
+    bl_label = "Export headfuse heads (.usdc)"
+    filename_ext = ".usdc"
+    filter_glob: StringProperty(default="*.usd;*.usdc;*.usda", options={"HIDDEN"})
+    camera: BoolProperty(name="Plate camera", default=True, description="Export the plate camera too")
+    write = staticmethod(export.export_usd)
+
+    def execute(self, context):
+        return self.run(context, camera=self.camera)
+
+
+class HEADFUSE_OT_export_fbx(bpy.types.Operator, _Export):
+    """Export the heads to FBX: one object per frame with visibility keys, frame-exact on a default import"""
+
+    bl_idname = "headfuse.export_fbx"
+    bl_label = "Export headfuse heads (.fbx)"
+    filename_ext = ".fbx"
+    filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
+    camera: BoolProperty(name="Plate camera", default=True, description="Export the plate camera too")
+    write = staticmethod(export.export_fbx)
+
+    def execute(self, context):
+        return self.run(context, camera=self.camera)
+
+
+EXPORTS = (HEADFUSE_OT_export_alembic, HEADFUSE_OT_export_usd, HEADFUSE_OT_export_fbx)
+"""One operator per format, as Blender's own exporters are (each its extension and options)."""
 
 
 class HEADFUSE_OT_start_backend(bpy.types.Operator):
@@ -242,9 +292,5 @@ def stop_local_backend() -> None:
 
 
 def menu_export(self, context):
-    for key, label in (
-        ("ABC", "headfuse heads (.abc)"),
-        ("USD", "headfuse heads (.usdc)"),
-        ("FBX", "headfuse heads (.fbx)"),
-    ):
-        self.layout.operator(HEADFUSE_OT_export.bl_idname, text=label).format = key
+    for op in EXPORTS:
+        self.layout.operator(op.bl_idname, text=op.bl_label.removeprefix("Export "))

@@ -88,8 +88,8 @@ class VIEW3D_PT_headfuse_output(_Sub):
         col.prop(hf, "texture_storage")
         col.prop(hf, "mattes")
         row = col.row(align=True)
-        for key, label in (("ABC", "Alembic"), ("USD", "USD"), ("FBX", "FBX")):
-            row.operator("headfuse.export", text=label).format = key
+        for op, label in (("export_alembic", "Alembic"), ("export_usd", "USD"), ("export_fbx", "FBX")):
+            row.operator(f"headfuse.{op}", text=label)
 
 
 class VIEW3D_PT_headfuse_preview(_Sub):

@@ -200,7 +200,7 @@ def test_operators_that_change_the_scene_take_part_in_undo():
     from blender_addon import operators
 
     assert operators.HEADFUSE_OT_reconstruct.bl_options == {"REGISTER", "UNDO"}
-    for op in (operators.HEADFUSE_OT_cancel, operators.HEADFUSE_OT_export, operators.HEADFUSE_OT_start_backend):
+    for op in (operators.HEADFUSE_OT_cancel, *operators.EXPORTS, operators.HEADFUSE_OT_start_backend):
         assert "REGISTER" in op.bl_options
 
 
@@ -291,3 +291,25 @@ def test_the_compositing_render_is_the_plate_outside_the_head(addon, server, tmp
     assert gap[inside].mean() > 10  # the rendered head over it
     assert bpy.ops.headfuse.composite(head="HOLDOUT") == {"FINISHED"}
     assert bpy.data.objects["head"].is_holdout and scene.render.film_transparent
+
+
+def test_the_export_operators_write_the_range_asked_for(addon, server, tmp_path):
+    addon.server_address = server.endpoint
+    scene = bpy.context.scene
+    configure(scene.headfuse, frames=3)
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    pump(scene)
+    scene.frame_start, scene.frame_end = 1, 40  # a longer scene than the clip
+    path = tmp_path / "clip.abc"
+    assert bpy.ops.headfuse.export_alembic(filepath=str(path), frame_range="CLIP") == {"FINISHED"}
+    assert (scene.frame_start, scene.frame_end) == (1, 40)  # the scene is left as it was
+    assert len(list((tmp_path / "clip_textures").glob("*.png"))) == 3  # frames 1-3, not 1-40
+    custom = tmp_path / "two.usdc"
+    assert bpy.ops.headfuse.export_usd(filepath=str(custom), frame_range="CUSTOM", first=2, last=3,
+                                       camera=False) == {"FINISHED"}  # fmt: skip
+    assert bpy.ops.headfuse.export_fbx(filepath=str(tmp_path / "h.fbx"), textures=False) == {"FINISHED"}
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.usd_import(filepath=str(custom))
+    scene = bpy.context.scene
+    assert "CAMERA" not in {o.type for o in scene.objects} and "MESH" in {o.type for o in scene.objects}
+    assert (scene.frame_start, scene.frame_end) == (2, 3)
