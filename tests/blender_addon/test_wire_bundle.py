@@ -27,3 +27,20 @@ def test_a_checkout_uses_the_repository_wire_package():
     from blender_addon import wire
 
     assert wire.protocol.__name__ == "headfuse_wire.protocol"
+
+
+def test_each_platforms_zip_declares_its_platform_and_carries_only_its_wheel():
+    import tomllib
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from build_addon import BLENDER_PLATFORMS, platform_manifest
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    full = (ROOT / "blender_addon" / "blender_manifest.toml").read_text()
+    assert tomllib.loads(full)["blender_version_max"] == "5.1.0"  # the wheels are for Python 3.11
+    for platform, tag in BLENDER_PLATFORMS.items():
+        text, names = platform_manifest(full, platform)
+        manifest = tomllib.loads(text)
+        assert manifest["platforms"] == [platform]
+        assert len(manifest["wheels"]) == 1 and tag in manifest["wheels"][0] and names == [manifest["wheels"][0][9:]]
