@@ -52,6 +52,7 @@ def test_tasks_run_report_and_a_killed_worker_is_replaced(tmp_path, pool):
     events = _until(pool, lambda ev: any(e["event"] in ("finished", "failed") for _, e in ev))
     (lost,) = (e for t, e in events if e["event"] == "failed")
     assert lost["code"] == "worker_lost" and "frames 0..30" in lost["message"] and not pool.pending()
+    assert "exit code -9" in lost["message"]  # SIGKILL, read once the process was joined
     assert len(pool.workers) == 1  # replaced: the next task runs on the new worker
     pool.submit(WorkTask("b", VIDEO, REFERENCE, {**JOB, "start": 3, "stop": 4}, first_seq=3))
     events = _until(pool, lambda ev: any(e["event"] == "finished" for _, e in ev))
@@ -71,13 +72,16 @@ def test_cancel_stops_the_running_task_and_drops_the_queued_ones(tmp_path, pool)
     assert events[-1][1]["state"] == "cancelled" and not pool.pending()
 
 
-def test_a_worker_that_cannot_start_says_why(tmp_path):
+def test_a_worker_that_cannot_start_says_why_and_queued_tasks_get_the_reason(tmp_path):
     pool = ProcessPool(1, tmp_path, ReconstructConfig(device="cpu", weights=str(tmp_path / "none.pt")))
     try:
-        deadline = time.monotonic() + 120
-        while not pool.fatal:
-            assert time.monotonic() < deadline, "no word from the worker"
-            pool.poll(0.2)
-        assert "none.pt" in pool.fatal[0] and pool.ready() == 0
+        pool.wait_started(120)
+        assert pool.fatal and "none.pt" in pool.fatal[0] and pool.ready() == 0
+        assert pool.workers_info() == {"wanted": 1, "ready": 0, "errors": pool.fatal}
+        task = WorkTask("d", VIDEO, REFERENCE, {**JOB, "stop": 2})
+        pool.submit(task)
+        (event,) = [e for t, e in _until(pool, lambda ev: ev, 10) if t is task]
+        assert event["event"] == "failed" and event["code"] == "no_worker" and "none.pt" in event["message"]
+        assert not pool.pending()
     finally:
         pool.close()
