@@ -80,7 +80,7 @@ def test_a_worker_that_cannot_start_says_why_and_queued_tasks_get_the_reason(tmp
         assert pool.workers_info() == {"wanted": 1, "ready": 0, "errors": pool.fatal}
         task = WorkTask("d", VIDEO, REFERENCE, {**JOB, "stop": 2})
         pool.submit(task)
-        (event,) = [e for t, e in _until(pool, lambda ev: ev, 10) if t is task]
+        (event,) = (e for t, e in _until(pool, lambda ev: ev, 10) if t is task)
         assert event["event"] == "failed" and event["code"] == "no_worker" and "none.pt" in event["message"]
         assert not pool.pending()
     finally:
