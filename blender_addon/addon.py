@@ -48,8 +48,10 @@ def relative_paths(filepath=None):
 
 @persistent
 def resume_jobs(_filepath=None):
-    """After a .blend is opened, pick up a job that was still running on the server when it was saved."""
+    """After a .blend is opened (or File > New): scenes that never set their quality take the preferences'
+    defaults, and a job that was still running on the server when the file was saved is picked up."""
     for scene in bpy.data.scenes:
+        preferences.apply_quality_defaults(scene)
         hf = scene.headfuse
         if hf.job_id and not hf.job_finished and not jobs.running(scene):
             p = preferences.prefs()

@@ -9,7 +9,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper
 
 from . import compositing, export, jobs, preview
-from .preferences import prefs
+from .preferences import apply_quality_defaults, prefs
 from .wire import protocol
 
 _backend: subprocess.Popen | None = None
@@ -65,6 +65,7 @@ class HEADFUSE_OT_reconstruct(bpy.types.Operator):
 
     def execute(self, context):
         scene, hf, p = context.scene, context.scene.headfuse, prefs(context)
+        apply_quality_defaults(scene, context)  # a scene made since the file was opened
         video = bpy.path.abspath(hf.video)
         reference = video if hf.reference_mode == "FRAME" else bpy.path.abspath(hf.reference)
         for label, path in (("video", video), ("reference image", reference)):

@@ -1,7 +1,13 @@
 """Add-on preferences: where the backend is and how to reach it."""
 
 import bpy
-from bpy.props import BoolProperty, StringProperty
+from bpy.props import BoolProperty, IntProperty, StringProperty
+
+from .wire import options
+
+_DEFAULTS = options.ReconstructConfig()
+QUALITY = ("mesh_resolution", "texture_size")
+"""Scene settings whose studio default the preferences hold (a scene that never set one takes it)."""
 
 
 class HeadfusePreferences(bpy.types.AddonPreferences):
@@ -24,6 +30,14 @@ class HeadfusePreferences(bpy.types.AddonPreferences):
     backend_command: StringProperty(
         name="Backend command", default="headfuse serve", description="Command that starts a local server"
     )
+    mesh_resolution: IntProperty(
+        name="Default mesh resolution", default=_DEFAULTS.mesh_resolution, min=32, max=512, step=32,
+        description="What a scene that never set its mesh resolution reconstructs with",
+    )  # fmt: skip
+    texture_size: IntProperty(
+        name="Default texture size", default=_DEFAULTS.texture_size, min=0, max=2048,
+        description="What a scene that never set its texture size reconstructs with",
+    )  # fmt: skip
 
     def draw(self, context):
         layout = self.layout
@@ -32,6 +46,19 @@ class HeadfusePreferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.prop(self, "start_local_backend")
         row.prop(self, "backend_command", text="")
+        row = layout.row()
+        for name in QUALITY:
+            row.prop(self, name)
+        layout.operator("headfuse.test_connection", icon="PLUGIN")
+
+
+def apply_quality_defaults(scene, context=None) -> None:
+    """Give `scene` the preferences' default quality where the scene never set its own (Blender keeps a
+    property unset until it is changed)."""
+    p = prefs(context)
+    for name in QUALITY:
+        if not scene.headfuse.is_property_set(name):
+            setattr(scene.headfuse, name, getattr(p, name))
 
 
 def prefs(context=None) -> HeadfusePreferences:

@@ -313,3 +313,19 @@ def test_the_export_operators_write_the_range_asked_for(addon, server, tmp_path)
     scene = bpy.context.scene
     assert "CAMERA" not in {o.type for o in scene.objects} and "MESH" in {o.type for o in scene.objects}
     assert (scene.frame_start, scene.frame_end) == (2, 3)
+
+
+def test_a_scene_that_never_set_its_quality_takes_the_preferences(addon):
+    from blender_addon import preferences
+
+    assert addon.mesh_resolution == 128 and addon.texture_size == 1024  # the job options' own defaults
+    addon.mesh_resolution, addon.texture_size = 64, 256
+    try:
+        fresh, tuned = bpy.data.scenes.new("fresh"), bpy.data.scenes.new("tuned")
+        tuned.headfuse.mesh_resolution = 256  # set by the user: kept
+        for scene in (fresh, tuned):
+            preferences.apply_quality_defaults(scene)
+        assert (fresh.headfuse.mesh_resolution, fresh.headfuse.texture_size) == (64, 256)
+        assert (tuned.headfuse.mesh_resolution, tuned.headfuse.texture_size) == (256, 256)
+    finally:
+        addon.mesh_resolution, addon.texture_size = 128, 1024
