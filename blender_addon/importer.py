@@ -303,7 +303,10 @@ def rebuild_sequence(scene: bpy.types.Scene, name: str, start_frame: int = 1) ->
         t = start_frame + int(obj["headfuse_frame"])
         mod[socket] = k
         seq.keyframe_insert(f'modifiers["{mod.name}"]["{socket}"]', frame=t)
-        seq.matrix_world = obj.matrix_world.copy()
+        # the frame object's own location and rotation (not its matrix_world: once the depsgraph has evaluated
+        # another frame, its keyed scale is 0 there and the rotation cannot be read back from the matrix)
+        seq.rotation_mode = obj.rotation_mode
+        seq.location, seq.rotation_euler = obj.location.copy(), obj.rotation_euler.copy()
         seq.scale = (1.0, 1.0, 1.0)
         for path in ("location", "rotation_euler", "scale"):
             seq.keyframe_insert(path, frame=t)

@@ -174,6 +174,8 @@ def drain(scene_name: str):
         elif kind == "error":
             hf.error = event[1]
             hf.status = "failed"
+    if built:  # a timer's changes get no undo step of their own: Ctrl+Z would take them with the user's last
+        bpy.ops.ed.undo_push(message=f"headfuse: {built} frame{'s' if built > 1 else ''}")
     _redraw()
     if runner.is_alive() or not runner.events.empty():
         return TICK_S

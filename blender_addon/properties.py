@@ -4,10 +4,15 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 
+PATH_OPTIONS = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set()
+"""File paths that may be `//` relative to the .blend (Blender 4.5+ asks for it to be declared)."""
+
+
 class HeadfuseSceneSettings(bpy.types.PropertyGroup):
     """What to reconstruct and how, plus the state of the current job."""
 
-    video: StringProperty(name="Video", subtype="FILE_PATH", description="Portrait video to reconstruct")
+    video: StringProperty(name="Video", subtype="FILE_PATH", description="Portrait video to reconstruct",
+                          options=PATH_OPTIONS)  # fmt: skip
     reference_mode: EnumProperty(
         name="Reference",
         items=[
@@ -16,7 +21,8 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
         ],
         default="FILE",
     )
-    reference: StringProperty(name="Reference image", subtype="FILE_PATH", description="Near-frontal image")
+    reference: StringProperty(name="Reference image", subtype="FILE_PATH", description="Near-frontal image",
+                              options=PATH_OPTIONS)  # fmt: skip
     reference_frame: IntProperty(name="Reference frame", default=0, min=0, description="Source frame used as reference")
     frame_start: IntProperty(name="First frame", default=0, min=0, description="First source frame")
     frame_end: IntProperty(name="Last frame", default=-1, min=-1, description="Last source frame (-1: to the end)")

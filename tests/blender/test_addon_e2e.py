@@ -329,3 +329,24 @@ def test_a_scene_that_never_set_its_quality_takes_the_preferences(addon):
         assert (tuned.headfuse.mesh_resolution, tuned.headfuse.texture_size) == (256, 256)
     finally:
         addon.mesh_resolution, addon.texture_size = 128, 1024
+
+
+def test_undo_after_frames_arrived_leaves_a_consistent_sequence(addon, server):
+    addon.server_address = server.endpoint
+    scene = bpy.context.scene
+    configure(scene.headfuse, frames=3)
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    pump(scene)
+    scene.frame_set(1)  # the depsgraph evaluates another frame between ticks, as the UI's playback does
+    assert bpy.ops.ed.undo() == {"FINISHED"}  # the last tick's frames go, nothing else
+    scene = bpy.context.scene
+    left = sorted(bpy.data.collections["head frames"].objects, key=lambda o: o["headfuse_frame"])
+    assert 0 < len(left) < 3
+    seq = bpy.data.objects["head"]
+    for o in left:  # every frame left shows its own mesh and pose on the sequence
+        scene.frame_set(scene.headfuse.timeline_start + o["headfuse_frame"])
+        ev = seq.evaluated_get(bpy.context.evaluated_depsgraph_get())
+        assert len(ev.data.vertices) == len(o.data.vertices)
+        assert np.allclose(np.array(ev.matrix_world), np.array(o.matrix_world), atol=1e-5)
+    scene.frame_set(scene.headfuse.timeline_start + left[-1]["headfuse_frame"] + 1)
+    assert len(seq.evaluated_get(bpy.context.evaluated_depsgraph_get()).data.vertices) == 0
