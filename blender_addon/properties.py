@@ -3,7 +3,6 @@
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-
 PATH_OPTIONS = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set()
 """File paths that may be `//` relative to the .blend (Blender 4.5+ asks for it to be declared)."""
 
