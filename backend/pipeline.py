@@ -38,7 +38,7 @@ def mesh_config(cfg: ReconstructConfig) -> MeshConfig:
 
 def face_config(cfg: ReconstructConfig) -> FaceConfig:
     """The face tracking a job's options ask for."""
-    return FaceConfig(no_face=cfg.no_face)
+    return FaceConfig(no_face=cfg.no_face, source_focal_px=cfg.focal_px)
 
 
 def frame_count(info: VideoInfo, cfg: ReconstructConfig) -> int | None:

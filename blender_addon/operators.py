@@ -25,6 +25,7 @@ PANEL_OPTIONS = {
     "stop": "frame_end",
     "stride": "frame_step",
     "reference_frame": "reference_frame",
+    "focal_px": "focal_px",
     "mattes": "mattes",
 }
 """Job option (`headfuse_wire.options.ReconstructConfig`, scope `job`) -> the panel property that sets it.
@@ -38,6 +39,7 @@ def job_options(hf, triplanes: bool = False) -> dict:
     options["stop"] = hf.frame_end + 1 if hf.frame_end >= 0 else None  # the panel's last frame is inclusive
     if hf.reference_mode != "FRAME":
         options["reference_frame"] = None
+    options["focal_px"] = hf.focal_px or None  # 0: guessed from the image size
     options["name"] = hf.object_name
     options["triplanes"] = triplanes  # about 0.6 MB a frame: only when the preview will draw them
     return options

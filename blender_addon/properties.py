@@ -52,6 +52,9 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
         default="projected",
     )
     texture_size: IntProperty(name="Texture size", default=1024, min=0, max=2048)
+    focal_px: IntProperty(
+        name="Focal (px)", default=0, min=0, description="The plate's focal length in pixels, if known (0: guess)"
+    )
     mattes: BoolProperty(
         name="Mattes",
         default=False,

@@ -81,6 +81,10 @@ class ReconstructConfig:
     """Take every stride-th source frame."""
     reference_frame: int | None = _option(None, flag="--ref-frame", lo=0, hi=10_000_000)
     """Use this source frame of the video as the reference instead of a reference image."""
+    focal_px: int | None = _option(None, flag="--focal-px", lo=1, hi=1_000_000)
+    """The plate camera's focal length in pixels when it is known (lens mm / sensor width mm x image width);
+    None guesses the longer image side (53 deg across it). The pose solve does not estimate it, and the
+    Blender plate camera takes whatever this gives."""
     mattes: bool = _option(False)
     """Also a person matte per frame (MediaPipe's selfie segmentation: 0 background, 255 person) and a clean
     background plate (the temporal median of the pixels no matte covers), for compositing over the footage."""
