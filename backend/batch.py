@@ -12,6 +12,7 @@ Each clip's reference image is a sidecar file beside it, `NAME.ref.png` (or `.re
 for `NAME.mp4` (or a folder `NAME/`), else frame `reference_frame` (an option) of the clip itself.
 """
 
+import io
 import json
 import re
 import shutil
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.execution.store import JobStore
+from backend.files import atomic_write
 from backend.run import manifest as mf
 from backend.run.sinks import PREVIEW_ROWS, preview_frames
 from backend.run.task import RESUME_WARMUP, WorkTask, no_usable_face
@@ -325,7 +327,28 @@ class Batch:
             reasons = [sk["reason"] for sk in clip.skipped.values()]
             reference = clip.reference or f"frame {self.options.job.reference_frame}"
             clip.error = f"no_face: {no_usable_face(str(clip.video), str(reference), clip.frames_done, reasons)}"
+        if self.options.job.mattes:
+            self._clean_plate(clip)
         self._write(clip)
+
+    def _clean_plate(self, clip: Clip) -> None:
+        """The clip's mattes indexed on its skipped frames too, and its clean plate from them (chunks run
+        apart, so the plate is made once the clip is done, from the mattes on disk and the video)."""
+        from PIL import Image
+
+        from backend.face.matte import clean_plate_of
+
+        d = self.out / clip.name
+        mattes = {i: d / mf.matte_path(i) for i in [*clip.frames, *clip.skipped] if (d / mf.matte_path(i)).is_file()}
+        for i, entry in clip.skipped.items():
+            if i in mattes:
+                entry["matte"] = mf.matte_path(i)
+        plate = clean_plate_of(clip.video, mattes)
+        if plate is not None:
+            buf = io.BytesIO()
+            Image.fromarray(plate).save(buf, format="PNG")
+            atomic_write(d / mf.CLEAN_PLATE, buf.getvalue())
+            self._manifests[clip.name]["clean_plate"] = mf.CLEAN_PLATE
 
     def _write(self, clip: Clip) -> None:
         """The clip's manifest.json (and preview.png from the rows its workers rendered, which stay until

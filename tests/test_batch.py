@@ -93,3 +93,20 @@ def test_a_second_run_keeps_finished_clips_and_redoes_the_rest(tmp_path):
     assert main([*args, "--redo"]) == 0
     assert not any(row["kept"] for row in summary().values())
     assert (out / "b" / "manifest.json").stat().st_mtime_ns != stamp_b
+
+
+def test_a_batch_with_mattes_writes_them_and_a_clean_plate_per_clip(tmp_path):
+    from PIL import Image
+
+    from backend.bench.batch import cut_sample_clip
+    from backend.cli import main
+
+    cut_sample_clip(tmp_path / "a.mp4", 0, 4)
+    out = tmp_path / "out"
+    assert main(["batch", str(tmp_path / "a.mp4"), "-o", str(out), "--chunk", "2", "--preview", "0", "--mode",
+                 "per-frame", "--mesh-res", "32", "--texture-size", "0", "--device", "cpu", "--mattes"]) == 0  # fmt: skip
+    manifest = json.loads((out / "a" / "manifest.json").read_text())
+    entries = manifest["frames"] + manifest["skipped"]
+    assert len(entries) == 4 and all((out / "a" / e["matte"]).is_file() for e in entries)  # across both chunks
+    plate = Image.open(out / "a" / manifest["clean_plate"])
+    assert plate.size == (manifest["source"]["width"], manifest["source"]["height"])

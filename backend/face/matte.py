@@ -3,6 +3,7 @@ mediapipe wheel) gives a matte per frame, and the temporal median of the pixels 
 clean background plate, for compositing a reconstructed head over the footage."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -76,3 +77,22 @@ class CleanPlate:
                 median = np.where(seen, np.nanmedian(masked, axis=0), np.median(stack, axis=0))
             out[y : y + rows] = np.clip(median + 0.5, 0, 255).astype(np.uint8)
         return out
+
+
+def clean_plate_of(video: str | Path, mattes: dict[int, Path], keep: int = 24) -> np.ndarray | None:
+    """The clean plate `[H, W, 3]` uint8 of a clip from its stored mattes (source index -> grey PNG): the
+    video's frames at up to `keep` of those indices, spread evenly, read once in order (a batch, whose chunks
+    run apart, makes it when the clip is done). None without mattes."""
+    from PIL import Image
+
+    from backend.video import open_video
+
+    if not mattes:
+        return None
+    indices = sorted(mattes)
+    chosen = set(indices[:: max(1, -(-len(indices) // keep))])
+    plate = CleanPlate(keep=len(chosen))
+    for frame in open_video(video).frames(min(chosen), max(chosen) + 1):
+        if frame.index in chosen and frame.ok:
+            plate.add(frame.image, np.asarray(Image.open(mattes[frame.index]).convert("L")))
+    return plate.plate()

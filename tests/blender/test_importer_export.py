@@ -129,6 +129,9 @@ def test_fbx_keeps_one_object_per_frame_with_visibility_keys(scene, frames, tmp_
     bpy.ops.import_scene.fbx(filepath=path)  # the importer's defaults (anim_offset=1): frame-exact all the same
     meshes = [o for o in scene.objects if o.type == "MESH"]
     assert len(meshes) == len(FRAMES)
+    for o in meshes:  # each keeps its material and embedded texture
+        nodes = o.material_slots[0].material.node_tree.nodes
+        assert any(n.type == "TEX_IMAGE" and n.image is not None and n.image.size[0] == 32 for n in nodes)
     for t in range(1, 5):
         scene.frame_set(t)
         visible = [o for o in meshes if o.matrix_world.to_scale()[0] > 0.5]
