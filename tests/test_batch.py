@@ -103,8 +103,9 @@ def test_a_batch_with_mattes_writes_them_and_a_clean_plate_per_clip(tmp_path):
 
     cut_sample_clip(tmp_path / "a.mp4", 0, 4)
     out = tmp_path / "out"
-    assert main(["batch", str(tmp_path / "a.mp4"), "-o", str(out), "--chunk", "2", "--preview", "0", "--mode",
-                 "per-frame", "--mesh-res", "32", "--texture-size", "0", "--device", "cpu", "--mattes"]) == 0  # fmt: skip
+    args = ["batch", str(tmp_path / "a.mp4"), "-o", str(out), "--chunk", "2", "--preview", "0", "--mode", "per-frame",
+            "--mesh-res", "32", "--texture-size", "0", "--device", "cpu", "--mattes"]  # fmt: skip
+    assert main(args) == 0
     manifest = json.loads((out / "a" / "manifest.json").read_text())
     entries = manifest["frames"] + manifest["skipped"]
     assert len(entries) == 4 and all((out / "a" / e["matte"]).is_file() for e in entries)  # across both chunks
