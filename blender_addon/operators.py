@@ -173,32 +173,33 @@ class HEADFUSE_OT_export_alembic(bpy.types.Operator, _Export):
         return self.run(context)
 
 
-class HEADFUSE_OT_export_usd(bpy.types.Operator, _Export):
+class _ExportWithCamera(_Export):
+    """An export that may carry the plate camera."""
+
+    camera: BoolProperty(name="Plate camera", default=True, description="Export the plate camera too")
+
+    def execute(self, context):
+        return self.run(context, camera=self.camera)
+
+
+class HEADFUSE_OT_export_usd(bpy.types.Operator, _ExportWithCamera):
     """Export the head sequence to USD: time-sampled mesh, a preview-surface material, the plate camera"""
 
     bl_idname = "headfuse.export_usd"
     bl_label = "Export headfuse heads (.usdc)"
     filename_ext = ".usdc"
     filter_glob: StringProperty(default="*.usd;*.usdc;*.usda", options={"HIDDEN"})
-    camera: BoolProperty(name="Plate camera", default=True, description="Export the plate camera too")
     write = staticmethod(export.export_usd)
 
-    def execute(self, context):
-        return self.run(context, camera=self.camera)
 
-
-class HEADFUSE_OT_export_fbx(bpy.types.Operator, _Export):
+class HEADFUSE_OT_export_fbx(bpy.types.Operator, _ExportWithCamera):
     """Export the heads to FBX: one object per frame with visibility keys, frame-exact on a default import"""
 
     bl_idname = "headfuse.export_fbx"
     bl_label = "Export headfuse heads (.fbx)"
     filename_ext = ".fbx"
     filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
-    camera: BoolProperty(name="Plate camera", default=True, description="Export the plate camera too")
     write = staticmethod(export.export_fbx)
-
-    def execute(self, context):
-        return self.run(context, camera=self.camera)
 
 
 EXPORTS = (HEADFUSE_OT_export_alembic, HEADFUSE_OT_export_usd, HEADFUSE_OT_export_fbx)
