@@ -1,11 +1,11 @@
 """`headfuse synth`: synthetic heads with exact ground truth (clips, single samples)."""
 
 NAME = "synth"
-HELP = "render synthetic heads: a ground-truth clip (`clip`) or one sample image (`sample`)"
+HELP = "synthetic heads: a ground-truth clip (`clip`), one sample image (`sample`), the head template (`template`)"
 
 
 def add_arguments(parser) -> None:
-    """Subcommands `clip` and `sample`."""
+    """Subcommands `clip`, `sample` and `template`."""
     sub = parser.add_subparsers(dest="synth_command", metavar="SUBCOMMAND", required=True)
     c = sub.add_parser("clip", help="a clip of one identity: video.mp4, reference.png, cameras, views, meshes")
     c.add_argument("--seed", type=int, required=True, help="identity and motion seed")
@@ -22,6 +22,9 @@ def add_arguments(parser) -> None:
     s.add_argument("--out", required=True, help="output PNG path (a .json with the parameters is written beside it)")
     s.add_argument("--size", type=int, default=256, help="image size in pixels (default 256)")
     s.add_argument("--frontal", action="store_true", help="neutral expression, studio light, default portrait camera")
+    t = sub.add_parser("template", help="the head template a tracked topology deforms (from the mid-range person)")
+    t.add_argument("--out", required=True, help="output .npz (the shipped one: backend/topology/assets/head_template.npz)")
+    t.add_argument("--resolution", type=int, default=96, help="marching-cubes cells per side (default 96: ~15k vertices)")
 
 
 def run(args) -> int:
@@ -36,6 +39,18 @@ def run(args) -> int:
 
     from backend.synth.clip import ClipConfig, write_clip
 
+    if args.synth_command == "template":
+        from backend.topology.template import build_head_template
+
+        t0 = time.perf_counter()
+        template = build_head_template(resolution=args.resolution)
+        path = template.save(args.out)
+        gap = np.linalg.norm(template.vertices[template.landmarks] - template.landmark_points, axis=1) * 1000
+        print(f"wrote {path}: {len(np.unique(template.weld))} vertices ({len(template.vertices)} with the UV seam's), "
+              f"{len(template.faces)} faces, 468 landmarks on {len(np.unique(template.landmarks))} vertices "
+              f"({gap.mean():.2f} mm mean, {gap.max():.2f} mm max from where they were found), "
+              f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
+        return 0
     if args.synth_command == "clip":
         if args.frames < 1 or args.views < 1 or args.size < 16 or args.view_size < 16:
             print("headfuse synth clip: --frames and --views must be >= 1, sizes >= 16")
