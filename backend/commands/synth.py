@@ -23,8 +23,8 @@ def add_arguments(parser) -> None:
     s.add_argument("--size", type=int, default=256, help="image size in pixels (default 256)")
     s.add_argument("--frontal", action="store_true", help="neutral expression, studio light, default portrait camera")
     t = sub.add_parser("template", help="the head template a tracked topology deforms (from the mid-range person)")
-    t.add_argument("--out", required=True, help="output .npz (the shipped one: backend/topology/assets/head_template.npz)")
-    t.add_argument("--resolution", type=int, default=96, help="marching-cubes cells per side (default 96: ~15k vertices)")
+    t.add_argument("--out", required=True, help="output .npz (shipped: backend/topology/assets/head_template.npz)")
+    t.add_argument("--resolution", type=int, default=96, help="marching-cubes cells per side (default 96: 15k vertices)")
 
 
 def run(args) -> int:
