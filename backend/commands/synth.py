@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
     s.add_argument("--frontal", action="store_true", help="neutral expression, studio light, default portrait camera")
     t = sub.add_parser("template", help="the head template a tracked topology deforms (from the mid-range person)")
     t.add_argument("--out", required=True, help="output .npz (shipped: backend/topology/assets/head_template.npz)")
-    t.add_argument("--resolution", type=int, default=96, help="marching-cubes cells per side (default 96: 15k vertices)")
+    t.add_argument("--resolution", type=int, default=96, help="marching-cubes cells per side (default 96)")
 
 
 def run(args) -> int:
