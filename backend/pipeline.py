@@ -26,6 +26,7 @@ from backend.models.fusion import FusionNet, FusionState
 from backend.models.lifter import Lifter, lift_face
 from backend.models.weights import load_lifter, load_networks
 from backend.render.field import TriplaneField
+from backend.topology.mesher import TrackedMesher
 from backend.units import METRES_PER_BOX_UNIT
 from backend.video import VideoError, VideoInfo, VideoReader, open_video, read_image
 from headfuse_wire.options import ReconstructConfig
@@ -98,8 +99,11 @@ class FrameOutput:
     """With the option `mattes`: the person matte `[H, W]` uint8 of the source frame (also when skipped)."""
     plate: np.ndarray | None = None
     """With the option `mattes`: the source frame `[H, W, 3]` uint8 (for the clean plate the sinks build)."""
+    fit_error_voxels: float | None = None
+    """With `topology` tracked: the template fit's mean distance to the field's iso-surface (voxels)."""
     timings_ms: dict = field(default_factory=dict)
-    """Milliseconds per stage: decode+face, encode, fuse (fused mode), grid, marching, colours, texture."""
+    """Milliseconds per stage: decode+face, encode, fuse (fused mode), grid, marching (or fit), colours,
+    texture."""
 
 
 def _metres(m: np.ndarray) -> np.ndarray:
@@ -134,11 +138,13 @@ def lift_and_mesh(
     fusion: FusionNet | None = None,
     state: FusionState | None = None,
     texturer: Texturer | None = None,
+    mesher=None,
 ) -> tuple[TriplaneField, Mesh, FusionState | None]:
     """A usable frame -> field (triplane `[1, 3, C, P, P]` + decoder), textured mesh and the next fusion
     state. With `fusion` and its `state` the raw triplane is undistorted and fused (fused mode); without,
     it is used as it is (per-frame mode). `template_points [478, 3]`: the clip's face template.
-    `texturer`: how the texture is made (default: baked from the field)."""
+    `texturer`: how the texture is made (default: baked from the field); `mesher`: how the mesh is made
+    (`mesher(field, mesh_cfg, timings, texturer)`; default: marching cubes, `mesh_from_field`)."""
     t0 = time.perf_counter()
     planes = lift_face(lifter, face, template_points)
     timings["encode"] = (time.perf_counter() - t0) * 1000.0
@@ -147,7 +153,7 @@ def lift_and_mesh(
         planes, state = fusion.fuse_frame(planes, state)
         timings["fuse"] = (time.perf_counter() - t0) * 1000.0
     field = lifter.field(planes)
-    return field, mesh_from_field(field, mesh_cfg, timings, texturer), state
+    return field, (mesher or mesh_from_field)(field, mesh_cfg, timings, texturer), state
 
 
 def photo_view(face: FaceResult, name: str) -> PhotoView:
@@ -204,16 +210,17 @@ def reconstruct_clip(
         state = fusion.start(lift_face(lifter, pre.reference_result, template)) if fusion is not None else None
         faces = pre.process(reader.frames(cfg.start, cfg.stop, cfg.stride))
         matter = PersonMatte() if cfg.mattes else None
+        mesher = TrackedMesher() if cfg.topology == "tracked" else None
         try:
-            yield from _frames(faces, matter, lifter, template, cfg, fusion, state, blender, reader.path)
+            yield from _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender, reader.path)
         finally:
             if matter is not None:
                 matter.close()
 
 
-def _frames(faces, matter, lifter, template, cfg, fusion, state, blender, path) -> Iterator[FrameOutput]:
-    """The frames of `reconstruct_clip` once its reference, networks and (with `cfg.mattes`) matte graph
-    `matter` are set up; `path` names the video in messages."""
+def _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender, path) -> Iterator[FrameOutput]:
+    """The frames of `reconstruct_clip` once its reference, networks, (with `cfg.mattes`) matte graph
+    `matter` and (with tracked topology) `mesher` are set up; `path` names the video in messages."""
     while True:
         t0 = time.perf_counter()
         face = next(faces, None)
@@ -234,7 +241,7 @@ def _frames(faces, matter, lifter, template, cfg, fusion, state, blender, path) 
             texturer = blender.texturer(view)  # a held frame keeps the last frame's colours
         try:
             field_, mesh, state = lift_and_mesh(lifter, face, template, mesh_config(cfg), timings, fusion, state,
-                                                texturer)  # fmt: skip
+                                                texturer, mesher)  # fmt: skip
         except EmptySurfaceError as exc:
             yield FrameOutput(face.index, "skipped", f"no surface in the reconstructed field: {exc}", **extra)
             continue
@@ -242,4 +249,6 @@ def _frames(faces, matter, lifter, template, cfg, fusion, state, blender, path) 
             yield FrameOutput(face.index, "skipped", str(exc), **extra)
             continue
         yield FrameOutput(face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_,
-                          texture=dict(blender.info) if blender is not None else None, **extra)  # fmt: skip
+                          texture=dict(blender.info) if blender is not None else None,
+                          fit_error_voxels=mesher.last_error_voxels if mesher is not None else None,
+                          **extra)  # fmt: skip

@@ -20,6 +20,7 @@ PANEL_OPTIONS = {
     "mesh_resolution": "mesh_resolution",
     "texture": "texture",
     "texture_size": "texture_size",
+    "topology": "topology",
     "no_face": "no_face",
     "start": "frame_start",
     "stop": "frame_end",

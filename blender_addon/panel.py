@@ -71,6 +71,7 @@ class VIEW3D_PT_headfuse_reconstruction(_Sub):
         row.prop(hf, "mode")
         row.prop(hf, "no_face")
         col.prop(hf, "mesh_resolution")
+        col.prop(hf, "topology")
         col.prop(hf, "focal_px")
         row = col.row(align=True)
         row.prop(hf, "texture")

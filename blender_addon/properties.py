@@ -52,6 +52,14 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
         default="projected",
     )
     texture_size: IntProperty(name="Texture size", default=1024, min=0, max=2048)
+    topology: EnumProperty(
+        name="Topology",
+        items=[
+            ("per-frame", "Per frame", "Each frame its own mesh"),
+            ("tracked", "Tracked", "One template mesh whose vertices follow the head (the same count every frame)"),
+        ],
+        default="per-frame",
+    )
     focal_px: IntProperty(
         name="Focal (px)", default=0, min=0, description="The plate's focal length in pixels, if known (0: guess)"
     )

@@ -25,6 +25,8 @@ MODES = ("fused", "per-frame")
 TEXTURE_MODES = ("projected", "field")
 """`texture`: `projected` (colour from the frame's pixels, the reference's where the frame does not see, the
 field's elsewhere) or `field` (the field's colour baked)."""
+TOPOLOGIES = ("per-frame", "tracked")
+"""`topology`: a new marching-cubes mesh per frame, or the head template fitted to each frame (one mesh)."""
 NO_FACE_POLICIES = ("hold", "skip")
 """`no_face`: what a frame without a usable face becomes."""
 MESH_RESOLUTION_STEP = 4
@@ -71,6 +73,9 @@ class ReconstructConfig:
     where only it does, the field elsewhere; field: the field's own colour baked."""
     texture_size: int = _option(1024, flag="--texture-size", lo=0, hi=2048)
     """Texture side in pixels (0: vertex colours only)."""
+    topology: str = _option("per-frame", choices=TOPOLOGIES)
+    """per-frame: each frame's own marching-cubes mesh; tracked: the head template (15,576 vertices, the
+    same UVs) fitted to each frame's field, so every frame is one mesh whose vertices move."""
     no_face: str = _option("hold", choices=NO_FACE_POLICIES)
     """A frame without a usable face: hold the last good view for a few frames, or skip it."""
     start: int = _option(0, flag="--frames", lo=0, hi=10_000_000)

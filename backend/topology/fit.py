@@ -26,8 +26,11 @@ class FitConfig:
     """Density samples along each search segment."""
     rounds: int = 6
     """Rounds of search and move."""
-    smoothing: int = 4
+    smoothing: int = 8
     """Jacobi steps of Laplacian smoothing of the moves in each round (0: none)."""
+    relax: int = 4
+    """Steps of tangential relaxation after each round's move: the spacing evened out again, and folds where
+    a template feature the field lacks (a nose, a hair edge) flattened out."""
     level: float = SURFACE_DENSITY
     """The iso-surface's density."""
 
@@ -75,6 +78,20 @@ def surface_offsets(density: Density, points: torch.Tensor, normals: torch.Tenso
     return torch.where(found, offset, torch.zeros_like(offset)), found
 
 
+def relax(points: torch.Tensor, faces: torch.Tensor, iterations: int, step: float = 0.5,
+          graph: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
+    """Even out the spacing of a mesh's `points [P, 3]` (faces `[F, 3]`): each point moves `step` of the way
+    to its neighbours' mean, within its tangent plane (so the surface stays where it is). `graph`: the
+    mesh's (edges, degrees) when already known."""
+    edges, degree = graph if graph is not None else _edges(faces.numpy(), len(points))
+    p = points.clone()
+    for _ in range(iterations):
+        d = torch.zeros_like(p).index_add_(0, edges[:, 0], p[edges[:, 1]]) / degree[:, None] - p
+        n = _normals(p, faces)
+        p += step * (d - (d * n).sum(1, keepdim=True) * n)
+    return p
+
+
 @torch.no_grad()
 def fit_template(density: Density, points: np.ndarray, faces: np.ndarray,
                  cfg: FitConfig | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
@@ -94,7 +111,7 @@ def fit_template(density: Density, points: np.ndarray, faces: np.ndarray,
         for _ in range(cfg.smoothing):  # a point without a crossing takes its neighbours' moves
             mean = torch.zeros_like(move).index_add_(0, edges[:, 0], move[edges[:, 1]]) / degree[:, None]
             move = weight * (0.5 * move + 0.5 * mean) + (1 - weight) * mean
-        p += move
+        p = relax(p + move, f, cfg.relax, graph=(edges, degree))
         search *= 0.5
     n = _normals(p, f)
     offset, found = surface_offsets(density, p, n, cfg.search / 4, cfg.samples, cfg.level)

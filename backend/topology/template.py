@@ -54,25 +54,6 @@ def load_head_template(path: str | Path = TEMPLATE_PATH) -> HeadTemplate:
         return HeadTemplate(**{k: z[k] for k in HeadTemplate.__dataclass_fields__})
 
 
-def _relax(vertices: np.ndarray, faces: np.ndarray, iterations: int, step: float = 0.5) -> np.ndarray:
-    """Even out the spacing: move each vertex towards its neighbours' mean within its tangent plane."""
-    from backend.mesh.types import Mesh
-
-    v = vertices.astype(np.float64)
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    edges = np.unique(np.sort(np.concatenate([edges, edges[:, ::-1]]), axis=1), axis=0)
-    count = np.bincount(edges.ravel(), minlength=len(v)).astype(np.float64)
-    for _ in range(iterations):
-        total = np.zeros_like(v)
-        np.add.at(total, edges[:, 0], v[edges[:, 1]])
-        np.add.at(total, edges[:, 1], v[edges[:, 0]])
-        d = total / np.maximum(count, 1)[:, None] - v
-        n = Mesh(v, faces, np.zeros((len(v), 3), np.uint8)).vertex_normals().astype(np.float64)
-        d -= (d * n).sum(1, keepdims=True) * n
-        v += step * d
-    return v.astype(np.float32)
-
-
 @torch.no_grad()
 def build_head_template(resolution: int = 64, relax_iterations: int = 8, render_size: int = 512) -> HeadTemplate:
     """The template of the mid-range synthetic person (`Identity.template()`, neutral): marching cubes of
@@ -89,6 +70,7 @@ def build_head_template(resolution: int = 64, relax_iterations: int = 8, render_
     from backend.synth.head import SynthHead
     from backend.synth.identity import Identity
     from backend.synth.render import render_gt
+    from backend.topology.fit import relax
     from backend.units import METRES_PER_BOX_UNIT
 
     head = SynthHead(Identity.template())
@@ -99,7 +81,8 @@ def build_head_template(resolution: int = 64, relax_iterations: int = 8, render_
 
     grid, _ = density_grid_coarse_to_fine(density, resolution, SURFACE_DENSITY, coarse_factor=2, chunk=65536)
     verts, faces = surface_from_grid(grid_to_numpy(grid), SURFACE_DENSITY, keep_largest=True)  # box units
-    verts = _relax(verts, faces, relax_iterations)
+    verts = relax(torch.from_numpy(verts.astype(np.float64)), torch.from_numpy(faces.astype(np.int64)),
+                  relax_iterations).numpy().astype(np.float32)  # fmt: skip
     weld, faces, uv = head_projection_uv(verts, faces)
     # landmarks: a frontal render of the field itself, with its depth
     c2w, K = orbit_camera(0.0, 0.0), intrinsics_matrix(batch=1)
