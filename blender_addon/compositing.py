@@ -58,7 +58,7 @@ def composite_over_plate(scene: bpy.types.Scene, name: str, head: str = "OVER") 
     scene.view_settings.look = "None"
     scene.view_settings.exposure, scene.view_settings.gamma = 0.0, 1.0
     scene.compositing_node_group = _node_group(clip)
-    for obj in [rig["sequence"], *rig["frames"].objects]:
+    for obj in [rig["sequence"], *(rig["frames"].objects if rig["frames"] is not None else [])]:
         obj.is_holdout = head == "HOLDOUT"
         obj.is_shadow_catcher = head == "SHADOW_CATCHER"
     if head == "SHADOW_CATCHER":

@@ -15,8 +15,14 @@ frame f at time f / fps, so a default round trip lands every head one frame late
 its keys this many frames early, so that importers with their default settings put them back in place."""
 
 
+def _shape_keys(objects) -> list:
+    """The shape-key datablocks of `objects` that have any (their values are animated too)."""
+    return [o.data.shape_keys for o in objects if o.type == "MESH" and o.data.shape_keys is not None]
+
+
 class _keys_shifted:
-    """Every key of `objects` and the scene's frame range moved by `frames` for the duration."""
+    """Every key of `objects` (objects or shape-key datablocks) and the scene's frame range moved by `frames`
+    for the duration."""
 
     def __init__(self, scene, objects, frames: int):
         self.scene, self.objects, self.frames = scene, list(objects), frames
@@ -92,7 +98,11 @@ class scene_range:
 
 def clip_range(scene: bpy.types.Scene, name: str) -> tuple[int, int]:
     """The timeline frames of the reconstruction's first and last heads."""
-    frames = [int(o["headfuse_timeline_frame"]) for o in ensure_rig(scene, name)["frames"].objects]
+    rig = ensure_rig(scene, name)
+    if rig["frames"] is None:  # tracked: one shape key per frame
+        frames = [int(t) for t in rig["sequence"]["headfuse_key_frames"].values()]
+    else:
+        frames = [int(o["headfuse_timeline_frame"]) for o in rig["frames"].objects]
     if not frames:
         raise ValueError(f"{name}: no frames to export")
     return min(frames), max(frames)
@@ -146,7 +156,7 @@ def export_alembic(scene: bpy.types.Scene, name: str, filepath: str, frames: tup
     (`write_texture_sequence`: Alembic carries no materials)."""
     rig = ensure_rig(scene, name)
     with scene_range(scene, frames), _selection(scene, [rig["sequence"]]):
-        if textures:
+        if textures and rig["frames"] is not None:  # (a tracked head has one texture, its first frame's)
             write_texture_sequence(scene, rig["frames"], texture_sequence_folder(filepath))
         start, end = int(scene.frame_start), int(scene.frame_end)
         bpy.ops.wm.alembic_export(
@@ -169,7 +179,8 @@ class _first_material:
     writes the materials of an object's own slots, and the sequence's geometry comes from Geometry Nodes)."""
 
     def __init__(self, seq, frames):
-        first = min(frames.objects, key=lambda o: o["headfuse_frame"], default=None)
+        objects = frames.objects if frames is not None else []  # a tracked head has its own material already
+        first = min(objects, key=lambda o: o["headfuse_frame"], default=None)
         self.seq, self.material = seq, first.data.materials[0] if first is not None and first.data.materials else None
 
     def __enter__(self):
@@ -211,9 +222,10 @@ def export_fbx(scene: bpy.types.Scene, name: str, filepath: str, frames: tuple[i
     `camera` the plate camera) to FBX over `frames` (default: the scene's range), written
     `FBX_IMPORT_OFFSET` frames early so that a default import is frame-exact."""
     rig = ensure_rig(scene, name)
-    objects = list(rig["frames"].objects) + ([rig["camera"]] if camera else [])
-    with scene_range(scene, frames), _selection(scene, objects, [rig["frames"]]), \
-            _keys_shifted(scene, objects, -FBX_IMPORT_OFFSET):  # fmt: skip
+    heads = list(rig["frames"].objects) if rig["frames"] is not None else [rig["sequence"]]  # tracked: shape keys
+    objects = heads + ([rig["camera"]] if camera else [])
+    with scene_range(scene, frames), _selection(scene, objects, [c for c in [rig["frames"]] if c is not None]), \
+            _keys_shifted(scene, objects + _shape_keys(heads), -FBX_IMPORT_OFFSET):  # fmt: skip
         bpy.ops.export_scene.fbx(
             filepath=filepath,
             use_selection=True,

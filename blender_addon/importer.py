@@ -175,11 +175,15 @@ def _sequence_node_group() -> bpy.types.NodeTree:
 
 def ensure_rig(scene: bpy.types.Scene, name: str) -> dict:
     """The collections and objects of one reconstruction (made on first use, found afterwards):
-    `collection` (everything), `frames` (per-frame objects), `sequence` (GN object), `camera`."""
+    `collection` (everything), `frames` (per-frame objects; None for a tracked one), `sequence` (the GN
+    object, or the tracked object whose shape keys follow the frames), `camera`."""
     root = bpy.data.collections.get(name)
     if root is None:
         root = bpy.data.collections.new(name)
         scene.collection.children.link(root)
+    tracked = bpy.data.objects.get(name)
+    if tracked is not None and tracked.get("headfuse_tracked"):
+        return {"collection": root, "frames": None, "sequence": tracked, "camera": ensure_camera(scene, name, root)}
     frames = bpy.data.collections.get(f"{name} frames")
     if frames is None:
         frames = bpy.data.collections.new(f"{name} frames")
@@ -195,13 +199,18 @@ def ensure_rig(scene: bpy.types.Scene, name: str) -> dict:
         mod.node_group = _sequence_node_group()
         mod[_socket_id(mod, "Frames")] = frames
         mod[_socket_id(mod, "Instance")] = -1
+    return {"collection": root, "frames": frames, "sequence": seq, "camera": ensure_camera(scene, name, root)}
+
+
+def ensure_camera(scene: bpy.types.Scene, name: str, root: bpy.types.Collection) -> bpy.types.Object:
+    """The reconstruction's plate camera `NAME camera` (made on first use at the origin, and made active)."""
     cam = bpy.data.objects.get(f"{name} camera")
     if cam is None:
         cam = bpy.data.objects.new(f"{name} camera", bpy.data.cameras.new(f"{name} camera"))
         root.objects.link(cam)
         cam.matrix_world = _matrix(PLATE_CAMERA)
         scene.camera = cam
-    return {"collection": root, "frames": frames, "sequence": seq, "camera": cam}
+    return cam
 
 
 def _socket_id(mod, name: str) -> str:

@@ -12,7 +12,7 @@ import time
 
 import bpy
 
-from . import importer, preview
+from . import importer, preview, tracked
 from .wire import client
 
 Client, RemoteError, ServerUnavailable = client.Client, client.RemoteError, client.ServerUnavailable
@@ -147,7 +147,8 @@ def drain(scene_name: str):
         elif kind == "frame":
             frame = event[1]
             if frame.vertices is not None:
-                importer.add_frame(scene, hf.object_name, frame_dict(frame), hf.timeline_start, _texture_dir(hf))
+                add = tracked.add_tracked_frame if hf.topology == "tracked" else importer.add_frame
+                add(scene, hf.object_name, frame_dict(frame), hf.timeline_start, _texture_dir(hf))
                 if frame.triplane is not None:
                     preview.set_frame_triplane(
                         hf.timeline_start + frame.index,

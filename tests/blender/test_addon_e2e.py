@@ -350,3 +350,18 @@ def test_undo_after_frames_arrived_leaves_a_consistent_sequence(addon, server):
         assert np.allclose(np.array(ev.matrix_world), np.array(o.matrix_world), atol=1e-5)
     scene.frame_set(scene.headfuse.timeline_start + left[-1]["headfuse_frame"] + 1)
     assert len(seq.evaluated_get(bpy.context.evaluated_depsgraph_get()).data.vertices) == 0
+
+
+def test_a_tracked_job_lands_as_one_object_with_a_shape_key_per_frame(addon, server):
+    addon.server_address = server.endpoint
+    scene = bpy.context.scene
+    hf = scene.headfuse
+    configure(hf, frames=2)
+    hf.topology = "tracked"
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    pump(scene)
+    assert hf.error == "" and hf.frames_received == 2, hf.error
+    head = bpy.data.objects["head"]
+    assert head.get("headfuse_tracked") and [k.name for k in head.data.shape_keys.key_blocks] == [
+        "Basis", "f000000", "f000001"]  # fmt: skip
+    assert len(head.data.vertices) == 15718 and bpy.data.collections.get("head frames") is None
