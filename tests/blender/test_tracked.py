@@ -90,7 +90,7 @@ def test_exports_keep_one_topology_and_each_frames_positions(scene, frames, tmp_
         bpy.ops.wm.usd_import(filepath=path)
     else:
         bpy.ops.import_scene.fbx(filepath=path)  # the importer's defaults
-    (head,) = [o for o in scene.objects if o.type == "MESH"]
+    (head,) = (o for o in scene.objects if o.type == "MESH")
     for t in range(1, 5):
         co, _ = evaluated(head, scene, t)
         assert len(co) == len(frames[0]["vertices"])  # the same vertex count on every frame
