@@ -47,7 +47,8 @@ def grid_density(grid: np.ndarray | torch.Tensor, box_half: float = 0.5) -> Dens
     return density
 
 
-def _edges(faces: np.ndarray, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+def mesh_graph(faces: np.ndarray, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mesh's directed edges `[2E, 2]` and each point's degree `[n]` (what the smoothing walks)."""
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     e = np.unique(np.sort(e, axis=1), axis=0)
     e = torch.from_numpy(np.concatenate([e, e[:, ::-1]]).astype(np.int64))
@@ -83,25 +84,26 @@ def relax(points: torch.Tensor, faces: torch.Tensor, iterations: int, step: floa
     """Even out the spacing of a mesh's `points [P, 3]` (faces `[F, 3]`): each point moves `step` of the way
     to its neighbours' mean, within its tangent plane (so the surface stays where it is). `graph`: the
     mesh's (edges, degrees) when already known."""
-    edges, degree = graph if graph is not None else _edges(faces.numpy(), len(points))
+    edges, degree = graph if graph is not None else mesh_graph(faces.numpy(), len(points))
     p = points.clone()
+    n = _normals(p, faces)  # the tangent planes of the start: the steps are small
     for _ in range(iterations):
         d = torch.zeros_like(p).index_add_(0, edges[:, 0], p[edges[:, 1]]) / degree[:, None] - p
-        n = _normals(p, faces)
         p += step * (d - (d * n).sum(1, keepdim=True) * n)
     return p
 
 
 @torch.no_grad()
-def fit_template(density: Density, points: np.ndarray, faces: np.ndarray,
-                 cfg: FitConfig | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def fit_template(density: Density, points: np.ndarray, faces: np.ndarray, cfg: FitConfig | None = None,
+                 graph: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The template's welded `points [P, 3]` (box units; faces `[F, 3]` on them) moved onto `density`'s
     iso-surface. Returns the fitted points `[P, 3]` and each point's remaining distance to the surface
-    `[P]` (box units, along its normal; NaN where no surface is within a quarter of the first search)."""
+    `[P]` (box units, along its normal; NaN where no surface is within a quarter of the first search).
+    `graph`: `mesh_graph(faces, P)` when already made (a clip's frames share it)."""
     cfg = cfg or FitConfig()
     p = torch.from_numpy(np.asarray(points, np.float32)).clone()
     f = torch.from_numpy(np.asarray(faces, np.int64))
-    edges, degree = _edges(np.asarray(faces), len(p))
+    edges, degree = graph if graph is not None else mesh_graph(np.asarray(faces), len(p))
     search = cfg.search
     for _ in range(cfg.rounds):
         n = _normals(p, f)

@@ -13,7 +13,7 @@ from backend.mesh.grid import density_grid_coarse_to_fine, grid_to_numpy
 from backend.mesh.texture import bake_texture
 from backend.mesh.types import Mesh
 from backend.render.field import SURFACE_DENSITY, Field
-from backend.topology.fit import FitConfig, fit_template, grid_density
+from backend.topology.fit import FitConfig, fit_template, grid_density, mesh_graph
 from backend.topology.template import HeadTemplate, load_head_template
 from backend.units import metres_to_box
 
@@ -29,6 +29,7 @@ class TrackedMesher:
         self.faces = t.weld[t.faces]  # [F, 3] on the welded points
         self.points = np.zeros((int(t.weld.max()) + 1, 3), np.float32)
         self.points[t.weld] = metres_to_box(t.vertices)  # [P, 3] box units: the last fit (the template at first)
+        self.graph = mesh_graph(self.faces, len(self.points))
         self.last_error_voxels: float | None = None
 
     def __call__(self, field: Field, cfg: MeshConfig, timings: dict | None = None,
@@ -50,7 +51,7 @@ class TrackedMesher:
             raise EmptySurfaceError(f"no surface: the density never crosses the iso-level {level:.4g}")
         lap("grid")
         fit = FitConfig(**{**self.fit.__dict__, "level": level})
-        points, error = fit_template(grid_density(grid), self.points, self.faces, fit)
+        points, error = fit_template(grid_density(grid), self.points, self.faces, fit, self.graph)
         self.points = points
         self.last_error_voxels = float(np.nanmean(error) * cfg.resolution) if np.isfinite(error).any() else None
         lap("fit")
