@@ -12,7 +12,6 @@ Each clip's reference image is a sidecar file beside it, `NAME.ref.png` (or `.re
 for `NAME.mp4` (or a folder `NAME/`), else frame `reference_frame` (an option) of the clip itself.
 """
 
-import io
 import json
 import re
 import shutil
@@ -334,9 +333,8 @@ class Batch:
     def _clean_plate(self, clip: Clip) -> None:
         """The clip's mattes indexed on its skipped frames too, and its clean plate from them (chunks run
         apart, so the plate is made once the clip is done, from the mattes on disk and the video)."""
-        from PIL import Image
-
         from backend.face.matte import clean_plate_of
+        from backend.mesh.writers import png_bytes
 
         d = self.out / clip.name
         mattes = {i: d / mf.matte_path(i) for i in [*clip.frames, *clip.skipped] if (d / mf.matte_path(i)).is_file()}
@@ -345,9 +343,7 @@ class Batch:
                 entry["matte"] = mf.matte_path(i)
         plate = clean_plate_of(clip.video, mattes)
         if plate is not None:
-            buf = io.BytesIO()
-            Image.fromarray(plate).save(buf, format="PNG")
-            atomic_write(d / mf.CLEAN_PLATE, buf.getvalue())
+            atomic_write(d / mf.CLEAN_PLATE, png_bytes(plate))
             self._manifests[clip.name]["clean_plate"] = mf.CLEAN_PLATE
 
     def _write(self, clip: Clip) -> None:

@@ -10,13 +10,13 @@
 and `Both` two of them.
 """
 
-import io
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from backend.files import atomic_write
+from backend.mesh.writers import png_bytes
 from backend.run import manifest as mf
 from headfuse_wire.options import ReconstructConfig
 
@@ -24,15 +24,6 @@ PREVIEW_FRAMES = 6
 """Frames in a folder's contact sheet `preview.png` by default."""
 PREVIEW_ROWS = ".preview"
 """Hidden folder of contact-sheet rows while a clip runs (several processes may write them)."""
-
-
-def grey_png(image: np.ndarray) -> bytes:
-    """An `[H, W]` uint8 image as grey PNG bytes."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), "L").save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def frame_record(out, job: str, seq: int, triplanes: bool = False) -> tuple[dict, list]:
@@ -62,7 +53,7 @@ def frame_record(out, job: str, seq: int, triplanes: bool = False) -> tuple[dict
             names.append(protocol.describe("texture", png, "png", mesh.texture.shape))
             buffers.append(png)
     if out.matte is not None:
-        png = grey_png(out.matte)
+        png = png_bytes(out.matte)  # grey: a 2-D image
         names.append(protocol.describe("matte", png, "png", (*out.matte.shape, 1)))
         buffers.append(png)
     if triplanes and out.triplane is not None:
@@ -117,14 +108,12 @@ class ClipFiles:
 
     def write(self, out, seq: int) -> dict | None:
         """Write the files of one frame; its manifest entry (None for a frame without a mesh)."""
-        from PIL import Image
-
         from backend.mesh.writers import write_mesh
         from backend.preview import contact_sheet_row
 
         if out.matte is not None:
             (self.dir / mf.MATTES_DIR).mkdir(exist_ok=True)
-            atomic_write(self.dir / mf.matte_path(int(out.index)), grey_png(out.matte))
+            atomic_write(self.dir / mf.matte_path(int(out.index)), png_bytes(out.matte))
         if out.mesh is None:
             return None
         files = {}
@@ -133,9 +122,7 @@ class ClipFiles:
             files[fmt] = path.relative_to(self.dir).as_posix()
         if out.index in self.preview and out.crop is not None and out.triplane is not None:
             (self.dir / PREVIEW_ROWS).mkdir(exist_ok=True)
-            buf = io.BytesIO()
-            Image.fromarray(contact_sheet_row(out)).save(buf, format="PNG")
-            atomic_write(self.dir / PREVIEW_ROWS / f"{out.index:06d}.png", buf.getvalue())
+            atomic_write(self.dir / PREVIEW_ROWS / f"{out.index:06d}.png", png_bytes(contact_sheet_row(out)))
         return mf.frame_entry(out, files)
 
 
@@ -218,11 +205,7 @@ class FolderSink:
             self.manifest["elapsed_s"] = round(elapsed_s, 2)
         plate = self._plate.plate() if self._plate is not None else None
         if plate is not None:
-            from PIL import Image
-
-            buf = io.BytesIO()
-            Image.fromarray(plate).save(buf, format="PNG")
-            atomic_write(self.dir / mf.CLEAN_PLATE, buf.getvalue())
+            atomic_write(self.dir / mf.CLEAN_PLATE, png_bytes(plate))
             self.manifest["clean_plate"] = mf.CLEAN_PLATE
         mf.write_manifest(self.dir, self.manifest)
         return write_preview(self.dir)
