@@ -7,6 +7,8 @@ out with status `skipped` and the reason; nothing raises for one bad frame. The 
 and the benchmarks all run this same generator.
 """
 
+import dataclasses
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +28,8 @@ from backend.models.fusion import FusionNet, FusionState
 from backend.models.lifter import Lifter, lift_face
 from backend.models.weights import load_lifter, load_networks
 from backend.render.field import TriplaneField
-from backend.topology.mesher import TrackedMesher
+from backend.topology.mesher import LandmarkView, TrackedMesher
+from backend.topology.smooth import smooth_in_time
 from backend.units import METRES_PER_BOX_UNIT
 from backend.video import VideoError, VideoInfo, VideoReader, open_video, read_image
 from headfuse_wire.options import ReconstructConfig
@@ -99,8 +102,9 @@ class FrameOutput:
     """With the option `mattes`: the person matte `[H, W]` uint8 of the source frame (also when skipped)."""
     plate: np.ndarray | None = None
     """With the option `mattes`: the source frame `[H, W, 3]` uint8 (for the clean plate the sinks build)."""
-    fit_error_voxels: float | None = None
-    """With `topology` tracked: the template fit's mean distance to the field's iso-surface (voxels)."""
+    fit: dict | None = None
+    """With `topology` tracked: the template fit's `FitReport.record()` (`error_voxels`: mean distance to the
+    field's iso-surface; `landmarks` used; `landmark_error_mm`), measured before the smoothing over time."""
     timings_ms: dict = field(default_factory=dict)
     """Milliseconds per stage: decode+face, encode, fuse (fused mode), grid, marching (or fit), colours,
     texture."""
@@ -211,11 +215,29 @@ def reconstruct_clip(
         faces = pre.process(reader.frames(cfg.start, cfg.stop, cfg.stride))
         matter = PersonMatte() if cfg.mattes else None
         mesher = TrackedMesher() if cfg.topology == "tracked" else None
+        outputs = _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender, reader.path)
+        if mesher is not None and cfg.track_smoothing > 0:
+            outputs = smooth_in_time(outputs, lambda out: None if out.mesh is None else out.mesh.vertices,
+                                     lambda out: out.cut, _with_vertices, cfg.track_smoothing)  # fmt: skip
         try:
-            yield from _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender, reader.path)
+            yield from outputs
         finally:
             if matter is not None:
                 matter.close()
+
+
+def landmark_view(face: FaceResult) -> LandmarkView | None:
+    """The landmarks of an `ok` frame with the plate camera that saw them (None for other frames)."""
+    if face.status != "ok" or face.landmarks is None:
+        return None
+    return LandmarkView(face.landmarks[:468, :2], face.source_cam2world, face.source_intrinsics)
+
+
+def _with_vertices(out: FrameOutput, vertices: np.ndarray) -> FrameOutput:
+    """`out` with its tracked mesh's vertices `[V, 3]` (metres) replaced, normals made again."""
+    m = out.mesh
+    normals = Mesh(vertices, m.faces, m.colors).vertex_normals()
+    return dataclasses.replace(out, mesh=Mesh(vertices, m.faces, m.colors, m.uv, m.texture, normals))
 
 
 def _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender, path) -> Iterator[FrameOutput]:
@@ -240,8 +262,9 @@ def _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender
             view = photo_view(face, f"frame {face.index} of {path}") if face.status == "ok" else None
             texturer = blender.texturer(view)  # a held frame keeps the last frame's colours
         try:
+            frame_mesher = mesher if mesher is None else functools.partial(mesher, view=landmark_view(face))
             field_, mesh, state = lift_and_mesh(lifter, face, template, mesh_config(cfg), timings, fusion, state,
-                                                texturer, mesher)  # fmt: skip
+                                                texturer, frame_mesher)  # fmt: skip
         except EmptySurfaceError as exc:
             yield FrameOutput(face.index, "skipped", f"no surface in the reconstructed field: {exc}", **extra)
             continue
@@ -250,5 +273,5 @@ def _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender
             continue
         yield FrameOutput(face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_,
                           texture=dict(blender.info) if blender is not None else None,
-                          fit_error_voxels=mesher.last_error_voxels if mesher is not None else None,
+                          fit=mesher.last_report.record() if mesher is not None else None,
                           **extra)  # fmt: skip

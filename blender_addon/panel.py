@@ -72,6 +72,8 @@ class VIEW3D_PT_headfuse_reconstruction(_Sub):
         row.prop(hf, "no_face")
         col.prop(hf, "mesh_resolution")
         col.prop(hf, "topology")
+        if hf.topology == "tracked":
+            col.prop(hf, "track_smoothing")
         col.prop(hf, "focal_px")
         row = col.row(align=True)
         row.prop(hf, "texture")

@@ -60,6 +60,13 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
         ],
         default="per-frame",
     )
+    track_smoothing: IntProperty(
+        name="Smoothing (frames)",
+        default=2,
+        min=0,
+        max=8,
+        description="Tracked: average each frame's shape with this many frames on each side (no lag; 0: none)",
+    )
     focal_px: IntProperty(
         name="Focal (px)", default=0, min=0, description="The plate's focal length in pixels, if known (0: guess)"
     )

@@ -76,6 +76,9 @@ class ReconstructConfig:
     topology: str = _option("per-frame", choices=TOPOLOGIES)
     """per-frame: each frame's own marching-cubes mesh; tracked: the head template (15,576 vertices, the
     same UVs) fitted to each frame's field, so every frame is one mesh whose vertices move."""
+    track_smoothing: int = _option(2, flag="--track-smoothing", lo=0, hi=8)
+    """Tracked topology: each frame's vertices averaged with this many frames on each side in its shot (a
+    centred Gaussian: no lag; each frame comes out that many frames later); 0: the fits as they are."""
     no_face: str = _option("hold", choices=NO_FACE_POLICIES)
     """A frame without a usable face: hold the last good view for a few frames, or skip it."""
     start: int = _option(0, flag="--frames", lo=0, hi=10_000_000)

@@ -94,7 +94,7 @@ def frame_entry(out, files: dict[str, str]) -> dict:
         "faces": int(out.mesh.faces.shape[0]),
         "camera": out.camera,
         "texture": out.texture,
-        **({"fit_error_voxels": round(out.fit_error_voxels, 4)} if out.fit_error_voxels is not None else {}),
+        **({"fit": out.fit} if out.fit is not None else {}),
         **_matte(out),
         "timings_ms": {k: round(float(v), 1) for k, v in out.timings_ms.items()},
     }

@@ -70,7 +70,7 @@ def build_head_template(resolution: int = 64, relax_iterations: int = 8, render_
     from backend.synth.head import SynthHead
     from backend.synth.identity import Identity
     from backend.synth.render import render_gt
-    from backend.topology.fit import relax
+    from backend.topology.fit import MeshGraph, relax
     from backend.units import METRES_PER_BOX_UNIT
 
     head = SynthHead(Identity.template())
@@ -81,8 +81,7 @@ def build_head_template(resolution: int = 64, relax_iterations: int = 8, render_
 
     grid, _ = density_grid_coarse_to_fine(density, resolution, SURFACE_DENSITY, coarse_factor=2, chunk=65536)
     verts, faces = surface_from_grid(grid_to_numpy(grid), SURFACE_DENSITY, keep_largest=True)  # box units
-    verts = relax(torch.from_numpy(verts.astype(np.float64)), torch.from_numpy(faces.astype(np.int64)),
-                  relax_iterations).numpy().astype(np.float32)  # fmt: skip
+    verts = relax(torch.from_numpy(verts.astype(np.float32)), MeshGraph(faces, len(verts)), relax_iterations).numpy()
     weld, faces, uv = head_projection_uv(verts, faces)
     # landmarks: a frontal render of the field itself, with its depth
     c2w, K = orbit_camera(0.0, 0.0), intrinsics_matrix(batch=1)

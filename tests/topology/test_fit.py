@@ -7,7 +7,7 @@ from backend.mesh.grid import density_grid_coarse_to_fine, grid_to_numpy
 from backend.render.field import SURFACE_DENSITY
 from backend.synth.head import SynthHead
 from backend.synth.identity import Identity
-from backend.topology.fit import FitConfig, fit_template, grid_density
+from backend.topology.fit import FitConfig, MeshGraph, fit_template, grid_density
 from backend.topology.template import load_head_template
 from backend.units import metres_to_box
 
@@ -19,6 +19,7 @@ def test_the_template_lands_on_another_heads_surface_within_half_a_voxel():
     points = np.zeros((template.weld.max() + 1, 3), np.float32)
     points[template.weld] = metres_to_box(template.vertices)
     faces = template.weld[template.faces]
+    graph = MeshGraph(faces, len(points))
     head = SynthHead(Identity.sample(3))
 
     def field(p):
@@ -27,9 +28,9 @@ def test_the_template_lands_on_another_heads_surface_within_half_a_voxel():
 
     grid, _ = density_grid_coarse_to_fine(field, RESOLUTION, SURFACE_DENSITY, coarse_factor=2, chunk=65536)
     density = grid_density(grid_to_numpy(grid))
-    _, before = fit_template(density, points, faces, FitConfig(rounds=0))  # the template as it is
+    _, before = fit_template(density, points, graph, FitConfig(rounds=0))  # the template as it is
     assert np.nanmean(before * RESOLUTION) > 1.0  # this head is another shape than the template's person
-    fitted, error = fit_template(density, points, faces)
+    fitted, error = fit_template(density, points, graph)
     voxels = error * RESOLUTION
     assert np.isfinite(voxels).mean() > 0.99  # nearly every vertex found the surface near it
     assert np.nanmean(voxels) < 0.5, np.nanmean(voxels)  # the goal; measured 0.06

@@ -33,6 +33,6 @@ def test_a_tracked_clip_is_one_mesh_whose_vertices_move():
         np.testing.assert_array_equal(mesh.uv, template.uv)
         assert mesh.texture.shape == (64, 64, 3)
     assert not np.allclose(meshes[0].vertices, meshes[2].vertices)  # but the vertices move with the head
-    errors = [out.fit_error_voxels for out in sink.outputs]
+    errors = [out.fit["error_voxels"] for out in sink.outputs]
     assert all(e is not None and e < 0.5 for e in errors), errors  # the goal (voxels of 64^3)
     assert all("fit" in out.timings_ms for out in sink.outputs)
