@@ -69,7 +69,8 @@ class Frame:
     timings_ms: dict
     """Server-side milliseconds per stage."""
     digest: str
-    """SHA-256 of the frame's buffers (the same every time the frame is served)."""
+    """SHA-256 of the frame's stored buffers (the same every time the frame is served; a tracked frame's
+    without the faces and UVs it shares with the frame its header names in `topology`)."""
     cut: bool = False
     """The frame starts a new shot of the source (a cut)."""
     vertices: np.ndarray | None = None
@@ -344,6 +345,7 @@ class Client:
         expected = start
         fetch_req = self._send("FETCH", {"job": job, "from_seq": expected, "credit": window})
         granted = 0  # frames consumed since the last CREDIT
+        topologies: dict[int, dict] = {}  # seq -> the faces and UVs a tracked job's frames share
         last_heard = time.monotonic()
         lost_since: float | None = None
         while True:
@@ -364,9 +366,11 @@ class Client:
             last_heard, lost_since = now, None
             h = msg.header
             if msg.type == "FRAME" and h["job"] == job:
+                if h.get("topology") is not None and "faces" in msg.buffers:
+                    topologies[h["topology"]] = {name: msg.array(name) for name in P.TOPOLOGY_BUFFERS}
                 if h["seq"] == expected:
                     expected += 1
-                    yield _frame_from(msg)
+                    yield _frame_from(msg, topologies)
                 granted += 1  # a frame re-sent after a resume is dropped, but its credit is given back
                 if granted >= max(1, window // 2):
                     self._send("CREDIT", {"job": job, "credit": granted})
@@ -395,7 +399,7 @@ class Client:
         return self._send("FETCH", {"job": job, "from_seq": expected, "credit": window})
 
 
-def _frame_from(msg: P.Message) -> Frame:
+def _frame_from(msg: P.Message, topologies: dict[int, dict]) -> Frame:
     h = msg.header
     frame = Frame(
         job=h["job"],
@@ -410,6 +414,13 @@ def _frame_from(msg: P.Message) -> Frame:
     )
     for name in ("vertices", "faces", "colors", "uv", "normals"):
         setattr(frame, name, msg.array(name))
+    shared = h.get("topology")
+    if shared is not None and frame.faces is None:
+        if shared not in topologies:
+            raise RemoteError("bad_message", f"frame {h['seq']} uses the faces of frame {shared}, which never came",
+                              h["job"], h["index"])  # fmt: skip
+        for name, arr in topologies[shared].items():
+            setattr(frame, name, arr)
     if "texture" in msg.buffers:
         frame.texture_png = bytes(msg.buffers["texture"])
         desc = next(d for d in h["buffers"] if d["name"] == "texture")

@@ -85,7 +85,15 @@ FRAME_BUFFERS = {
 bytes whose descriptor shape is the decoded image's [H, W, 3]; with the job option `mattes`, `matte` is
 the frame's person matte as a grey PNG, shape [H, W, 1]. With the job option `triplanes`, a
 frame also carries its field for the live preview: `planes` [3, C, H, W] and the decoder MLP
-`w1` [hidden, C], `b1` [hidden], `w2` [1 + F, hidden], `b2` [1 + F], all float16."""
+`w1` [hidden, C], `b1` [hidden], `w2` [1 + F, hidden], `b2` [1 + F], all float16.
+
+A tracked job's frames (one mesh whose vertices move) name in `topology` the seq of the frame whose `faces`
+and `uv` they share. Only that frame is stored with them; the server adds them to the first frame of each
+fetch that needs them, so a stream carries them once and then only what changes (vertices, normals,
+colours, texture, pose)."""
+
+TOPOLOGY_BUFFERS = ("faces", "uv")
+"""The buffers a tracked job's frames share (see `topology` above)."""
 
 INPUT_FILES = ("video", "reference")
 """The files a job needs."""
@@ -303,6 +311,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "camera": Field("map", nullable=True, max_len=32, item=Field("matrix")),
         "timings_ms": Field("map", max_len=32, item=Field("num", lo=0, hi=1e9)),
         "metres_per_box_unit": Field("num", lo=1e-6, hi=1e6, required=False),
+        "topology": Field("int", required=False, lo=0, hi=1 << 40),
         "digest": _SHA256,
         "buffers": Field("list", max_len=len(FRAME_BUFFERS), item=_BUFFER),
     },

@@ -56,7 +56,7 @@ class InlinePool:
                 return []
             task, outputs = self.queue.popleft()
             self.current = task
-            sink = job_sink(self.store, task.job, bool(task.options.get("triplanes")), outputs)
+            sink = job_sink(self.store, task.job, task.options, outputs)
             self._events = task_events(
                 task, sink, self.networks, str(self.device), lambda: task.job in self.cancelled
             )  # fmt: skip

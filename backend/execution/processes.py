@@ -84,7 +84,7 @@ def worker_main(conn, index: int, store_root: str, defaults: ReconstructConfig, 
             conn.send({**event, "job": job})
 
         try:
-            sink = job_sink(store, task.job, bool(task.options.get("triplanes")), msg.get("outputs"))
+            sink = job_sink(store, task.job, task.options, msg.get("outputs"))
             result = run_task(task, sink, networks, report, should_stop, device=str(dev))
             conn.send({"event": "finished", "job": task.job, **result})
         except WorkError as exc:

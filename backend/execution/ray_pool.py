@@ -82,7 +82,7 @@ class ChunkWorker:
         """Run one `WorkTask` (as a dict); a generator of its events (call with `num_returns="streaming"`).
         `outputs`: the clip folder's per-frame files (`backend.run.sinks.ClipFiles` arguments) or None."""
         work = WorkTask(**task)
-        sink = job_sink(self.store, work.job, bool(work.options.get("triplanes")), outputs)
+        sink = job_sink(self.store, work.job, work.options, outputs)
         yield from task_events(work, sink, self.networks, str(self.device), lambda: work.job in self._cancelled)
 
 

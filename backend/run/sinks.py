@@ -26,9 +26,10 @@ PREVIEW_ROWS = ".preview"
 """Hidden folder of contact-sheet rows while a clip runs (several processes may write them)."""
 
 
-def frame_record(out, job: str, seq: int, triplanes: bool = False) -> tuple[dict, list]:
+def frame_record(out, job: str, seq: int, triplanes: bool = False, topology: int | None = None) -> tuple[dict, list]:
     """A pipeline `FrameOutput` as a FRAME header (without its digest) and its raw buffers; with
-    `triplanes`, the frame's field too (planes `[3, C, H, W]` and decoder arrays, float16)."""
+    `triplanes`, the frame's field too (planes `[3, C, H, W]` and decoder arrays, float16). `topology`: the
+    seq of the frame that carries this (tracked) frame's faces and UVs; other frames leave them out."""
     from backend.render.glsl import decoder_arrays
     from backend.units import METRES_PER_BOX_UNIT
     from headfuse_wire import protocol
@@ -44,7 +45,7 @@ def frame_record(out, job: str, seq: int, triplanes: bool = False) -> tuple[dict
             "normals": (mesh.normals, np.float32),
         }
         for name, (arr, dtype) in arrays.items():
-            if arr is not None:
+            if arr is not None and not (topology not in (None, seq) and name in protocol.TOPOLOGY_BUFFERS):
                 arr = np.ascontiguousarray(arr, dtype=dtype)
                 names.append(protocol.describe(name, arr))
                 buffers.append(arr)
@@ -74,21 +75,29 @@ def frame_record(out, job: str, seq: int, triplanes: bool = False) -> tuple[dict
         "metres_per_box_unit": METRES_PER_BOX_UNIT,
         "buffers": names,
     }
+    if topology is not None:
+        header["topology"] = topology
     return header, buffers
 
 
 class StoreSink:
-    """Frames into a `server.store.JobStore` job (what the server streams to clients)."""
+    """Frames into a `server.store.JobStore` job (what the server streams to clients). With `tracked`, the
+    first frame with a mesh carries the faces and UVs and the others name it (`topology`): they send only
+    what changes."""
 
-    def __init__(self, store, job: str, triplanes: bool = False):
-        self.store, self.job, self.triplanes = store, job, triplanes
+    def __init__(self, store, job: str, triplanes: bool = False, tracked: bool = False):
+        self.store, self.job, self.triplanes, self.tracked = store, job, triplanes, tracked
+        self.topology: int | None = None
 
     def start(self, source: dict) -> None:
         """Nothing to prepare: the job's folder exists."""
 
     def write(self, out, seq: int) -> None:
         """Store the frame (crash-safe; every frame, with a mesh or not)."""
-        header, buffers = frame_record(out, self.job, seq, self.triplanes)
+        if self.tracked and out.mesh is not None and self.topology is None:
+            self.topology = seq
+        topology = self.topology if out.mesh is not None else None
+        header, buffers = frame_record(out, self.job, seq, self.triplanes, topology)
         self.store.write_frame(self.job, seq, header, buffers)
 
 
@@ -229,8 +238,10 @@ class Both:
         return b if b is not None else a
 
 
-def job_sink(store, job: str, triplanes: bool = False, outputs: dict | None = None):
-    """The sink of a pooled task: its job in the store and, with `outputs`, the per-frame files of its
-    clip folder (`ClipFiles(**outputs)`, a batch's chunks)."""
-    sink = StoreSink(store, job, triplanes)
+def job_sink(store, job: str, options: dict, outputs: dict | None = None):
+    """The sink of a pooled task: its job in the store (the job's wire `options` say whether it keeps
+    triplanes and is tracked) and, with `outputs`, the per-frame files of its clip folder
+    (`ClipFiles(**outputs)`, a batch's chunks)."""
+    cfg = ReconstructConfig().from_wire({k: v for k, v in options.items() if k in ("triplanes", "topology")})
+    sink = StoreSink(store, job, cfg.triplanes, cfg.topology == "tracked")
     return Both(sink, ClipFiles(**outputs)) if outputs else sink

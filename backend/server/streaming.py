@@ -29,6 +29,8 @@ class Subscription:
     """The next frame to send."""
     credit: int
     """Frames the client still has room for."""
+    topology: int | None = None
+    """The seq of the tracked topology (faces and UVs) this stream has sent."""
 
 
 @dataclass
@@ -132,6 +134,9 @@ class Streams:
             client = self._peer(peer)
             while sub.credit > 0 and sub.next_seq < job.frames_done:
                 header, buffers = read_frame(sub.next_seq)
+                shared = header.get("topology")
+                if shared is not None and shared != sub.topology and shared != sub.next_seq:
+                    header, buffers = with_topology(header, buffers, read_frame(shared))
                 size = sum(memoryview(b).nbytes for b in buffers)
                 if not self._room(client, size):
                     break
@@ -142,6 +147,16 @@ class Streams:
                 self.total_bytes += size
                 sub.next_seq += 1
                 sub.credit -= 1
+                sub.topology = shared if shared is not None else sub.topology
             if (peer, job_id) in self.subs and job.state in P.FINAL_STATES and sub.next_seq >= job.frames_done:
                 if self._send(peer, final()) is not False:
                     self.subs.pop((peer, job_id), None)
+
+
+def with_topology(header: dict, buffers: list, source: tuple[dict, list]) -> tuple[dict, list]:
+    """A tracked frame (`header`, `buffers`) with the faces and UVs of the frame it names in `topology`
+    (`source`: that frame's stored header and buffers) added, for a stream that has not had them yet."""
+    names = [d["name"] for d in source[0]["buffers"]]
+    shared = [i for i, name in enumerate(names) if name in P.TOPOLOGY_BUFFERS]
+    return ({**header, "buffers": [*header["buffers"], *(source[0]["buffers"][i] for i in shared)]},
+            [*buffers, *(source[1][i] for i in shared)])  # fmt: skip

@@ -107,3 +107,35 @@ def test_a_credit_just_after_the_stream_closed_is_taken_quietly():
     assert streams.total_bytes == 0
     with pytest.raises(Refused):
         streams.add_credit(b"a", "j", 2)
+
+
+class Recorder:
+    """A pipe that keeps the buffer names of every FRAME it carries."""
+
+    def __init__(self):
+        self.frames = []
+
+    def __call__(self, peer, frames):
+        header = json.loads(frames[0])
+        self.frames.append((peer, header["seq"], [d["name"] for d in header["buffers"]]))
+        return True
+
+
+def tracked_frame(seq):
+    header, _ = frame(seq)
+    names = ["vertices", "faces", "uv"] if seq == 1 else ["vertices"]
+    header.update(topology=1, buffers=[{"name": n, "dtype": "uint8", "shape": [1, 1], "nbytes": 1, "crc32": 0}
+                                       for n in names])  # fmt: skip
+    return header, [b"x"] * len(names)
+
+
+def test_a_tracked_jobs_faces_go_once_per_stream_also_when_it_starts_past_them():
+    pipe = Recorder()
+    streams = Streams(pipe)
+    job = SimpleNamespace(id="j", frames_done=5, state="running")
+    streams.fetch(b"a", "j", 1, 10)
+    streams.fetch(b"b", "j", 3, 10)
+    streams.pump(job, tracked_frame, lambda: [])
+    sent = {p: [(seq, names) for q, seq, names in pipe.frames if q == p] for p in (b"a", b"b")}
+    assert sent[b"a"] == [(1, ["vertices", "faces", "uv"]), (2, ["vertices"]), (3, ["vertices"]), (4, ["vertices"])]
+    assert sent[b"b"] == [(3, ["vertices", "faces", "uv"]), (4, ["vertices"])]  # frame 1's faces, added once
