@@ -115,15 +115,14 @@ def load_texture(name: str, png: bytes, folder: str | None) -> bpy.types.Image:
         image = bpy.data.images.load(path, check_existing=False)
         image.name = name
         return image
-    with tempfile.NamedTemporaryFile(suffix=".png", delete=False) as f:
-        f.write(png)
-    try:
-        image = bpy.data.images.load(f.name, check_existing=False)
+    with tempfile.TemporaryDirectory() as tmp:  # named as the image: exporters write packed images by that name
+        path = os.path.join(tmp, f"{bpy.path.clean_name(name)}.png")
+        with open(path, "wb") as f:
+            f.write(png)
+        image = bpy.data.images.load(path, check_existing=False)
         image.pack()
         image.filepath = ""
         image.name = name
-    finally:
-        os.unlink(f.name)
     return image
 
 
