@@ -14,6 +14,7 @@ CLASSES = (
     operators.HEADFUSE_OT_start_backend,
     operators.HEADFUSE_OT_test_connection,
     operators.HEADFUSE_OT_composite,
+    operators.HEADFUSE_OT_compress_shapes,
     *panel.PANELS,
 )
 

@@ -5,6 +5,9 @@ it carries the per-frame objects with their CONSTANT scale keys. Settings are th
 re-import frame by frame: evaluation mode VIEWPORT, no background job, textures copied or embedded.
 """
 
+import os
+import shutil
+
 import bpy
 
 from .importer import ensure_rig, object_fcurves
@@ -110,23 +113,32 @@ def clip_range(scene: bpy.types.Scene, name: str) -> tuple[int, int]:
 
 def texture_sequence_folder(filepath: str) -> str:
     """Where an Alembic export's textures go: `NAME_textures/` beside `NAME.abc`."""
-    import os
-
     return os.path.splitext(filepath)[0] + "_textures"
+
+
+def object_image(obj: bpy.types.Object) -> bpy.types.Image | None:
+    """The image of an object's first material's image texture node, or None."""
+    material = obj.data.materials[0] if obj.data.materials else None
+    nodes = material.node_tree.nodes if material is not None and material.node_tree else []
+    return next((n.image for n in nodes if n.type == "TEX_IMAGE" and n.image is not None), None)
+
+
+def save_image(image: bpy.types.Image, path: str) -> None:
+    """Write an image as its PNG bytes (packed in the .blend or a file beside it) to `path`."""
+    if image.packed_file is not None:
+        with open(path, "wb") as f:
+            f.write(image.packed_file.data)
+    else:
+        shutil.copyfile(bpy.path.abspath(image.filepath), path)
 
 
 def write_texture_sequence(scene: bpy.types.Scene, frames: bpy.types.Collection, folder: str) -> list[str]:
     """Each timeline frame's texture as `folder/texture.NNNN.png` (NNNN: the timeline frame, 4 digits or
     more), over the scene's range; a frame without a head of its own repeats the last one, as the sequence
     object does. Blender plays it as an Image Sequence (see README). Returns the files written."""
-    import os
-    import shutil
-
     by_frame = {}
     for obj in frames.objects:
-        material = obj.data.materials[0] if obj.data.materials else None
-        nodes = material.node_tree.nodes if material is not None and material.node_tree else []
-        image = next((n.image for n in nodes if n.type == "TEX_IMAGE" and n.image is not None), None)
+        image = object_image(obj)
         if image is not None:
             by_frame[int(obj["headfuse_timeline_frame"])] = image
     os.makedirs(folder, exist_ok=True)
@@ -135,11 +147,7 @@ def write_texture_sequence(scene: bpy.types.Scene, frames: bpy.types.Collection,
         path = os.path.join(folder, f"texture.{t:04d}.png")
         image = by_frame.get(t)
         if image is not None:
-            if image.packed_file is not None:
-                with open(path, "wb") as f:
-                    f.write(image.packed_file.data)
-            else:
-                shutil.copyfile(bpy.path.abspath(image.filepath), path)
+            save_image(image, path)
             last = path
         elif last is not None:
             shutil.copyfile(last, path)
@@ -152,12 +160,16 @@ def write_texture_sequence(scene: bpy.types.Scene, frames: bpy.types.Collection,
 def export_alembic(scene: bpy.types.Scene, name: str, filepath: str, frames: tuple[int, int] | None = None,
                    textures: bool = True) -> str:  # fmt: skip
     """The sequence object (per-frame topology, UVs, corner byte colours) to an .abc file over `frames`
-    (default: the scene's range), and with `textures` its textures as an image sequence beside it
-    (`write_texture_sequence`: Alembic carries no materials)."""
+    (default: the scene's range), and with `textures` its textures beside it (Alembic carries no materials):
+    a per-frame head's as an image sequence (`write_texture_sequence`), a tracked head's one texture as
+    `NAME_textures/texture.png`."""
     rig = ensure_rig(scene, name)
     with scene_range(scene, frames), _selection(scene, [rig["sequence"]]):
-        if textures and rig["frames"] is not None:  # (a tracked head has one texture, its first frame's)
+        if textures and rig["frames"] is not None:
             write_texture_sequence(scene, rig["frames"], texture_sequence_folder(filepath))
+        elif textures and object_image(rig["sequence"]) is not None:
+            os.makedirs(texture_sequence_folder(filepath), exist_ok=True)
+            save_image(object_image(rig["sequence"]), os.path.join(texture_sequence_folder(filepath), "texture.png"))
         start, end = int(scene.frame_start), int(scene.frame_end)
         bpy.ops.wm.alembic_export(
             filepath=filepath,

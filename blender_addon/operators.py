@@ -8,7 +8,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper
 
-from . import compositing, export, jobs, preview
+from . import compositing, export, jobs, preview, shape_pca
 from .preferences import apply_quality_defaults, prefs
 from .wire import protocol
 
@@ -21,6 +21,8 @@ PANEL_OPTIONS = {
     "texture": "texture",
     "texture_size": "texture_size",
     "topology": "topology",
+    "track_smoothing": "track_smoothing",
+    "texture_span": "texture_span",
     "no_face": "no_face",
     "start": "frame_start",
     "stop": "frame_end",
@@ -139,7 +141,9 @@ class _Export(ExportHelper):
 
     @classmethod
     def poll(cls, context):
-        return bpy.data.collections.get(f"{context.scene.headfuse.object_name} frames") is not None
+        name = context.scene.headfuse.object_name
+        obj = bpy.data.objects.get(name)
+        return bpy.data.collections.get(f"{name} frames") is not None or bool(obj and obj.get("headfuse_tracked"))
 
     def frames(self, context) -> tuple[int, int] | None:
         """The timeline frames to write, inclusive (None: the scene's range)."""
@@ -246,6 +250,34 @@ class HEADFUSE_OT_composite(bpy.types.Operator):
             self.report({"ERROR"}, hf.error)
             return {"CANCELLED"}
         self.report({"INFO"}, f"compositing {hf.object_name} over its plate ({self.head.lower()})")
+        return {"FINISHED"}
+
+
+class HEADFUSE_OT_compress_shapes(bpy.types.Operator):
+    """Replace the tracked head's per-frame shape keys by its mean shape and K principal shapes with
+    per-frame weights (editable and small); the error of each K is reported"""
+
+    bl_idname = "headfuse.compress_shapes"
+    bl_label = "Compress to principal shapes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    count: IntProperty(name="Shapes (K)", default=16, min=1, max=64, description="Principal shapes to keep")
+
+    @classmethod
+    def poll(cls, context):
+        obj = bpy.data.objects.get(context.scene.headfuse.object_name)
+        return obj is not None and bool(obj.get("headfuse_tracked")) and not obj.get("headfuse_pca")
+
+    def execute(self, context):
+        hf = context.scene.headfuse
+        try:
+            errors = shape_pca.compress_tracked(bpy.data.objects[hf.object_name], self.count)
+        except ValueError as exc:
+            hf.error = str(exc)
+            self.report({"ERROR"}, hf.error)
+            return {"CANCELLED"}
+        table = ", ".join(f"K={k}: {mean:.2f} mm mean / {top:.2f} max" for k, (mean, top) in errors.items())
+        self.report({"INFO"}, f"{hf.object_name}: {self.count} principal shapes ({table})")
         return {"FINISHED"}
 
 

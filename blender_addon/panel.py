@@ -74,6 +74,7 @@ class VIEW3D_PT_headfuse_reconstruction(_Sub):
         col.prop(hf, "topology")
         if hf.topology == "tracked":
             col.prop(hf, "track_smoothing")
+            col.prop(hf, "texture_span")
         col.prop(hf, "focal_px")
         row = col.row(align=True)
         row.prop(hf, "texture")
@@ -94,6 +95,14 @@ class VIEW3D_PT_headfuse_output(_Sub):
         row = col.row(align=True)
         for op, label in (("export_alembic", "Alembic"), ("export_usd", "USD"), ("export_fbx", "FBX")):
             row.operator(f"headfuse.{op}", text=label)
+        obj = bpy.data.objects.get(hf.object_name)
+        if obj is not None and obj.get("headfuse_tracked"):
+            col.operator("headfuse.compress_shapes")
+            errors = obj.get("headfuse_pca_errors_mm")
+            k = str(obj.get("headfuse_pca", ""))
+            if errors and k in errors:
+                mean, top = errors[k]
+                col.label(text=f"{k} principal shapes: {mean:.2f} mm mean, {top:.2f} max", icon="INFO")
 
 
 class VIEW3D_PT_headfuse_preview(_Sub):

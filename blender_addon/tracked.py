@@ -6,7 +6,7 @@ meshes by name: renaming objects changes nothing, and motion blur sees the verti
 import bpy
 import numpy as np
 
-from .importer import _make_constant, _matrix, build_mesh, ensure_camera, head_matrix, load_texture, make_material
+from .importer import _matrix, build_mesh, ensure_camera, head_matrix, load_texture, make_material, object_fcurves
 
 
 def ensure_tracked(scene: bpy.types.Scene, name: str, frame: dict, texture_dir: str | None) -> bpy.types.Object:
@@ -33,9 +33,17 @@ def ensure_tracked(scene: bpy.types.Scene, name: str, frame: dict, texture_dir: 
 
 
 def add_tracked_frame(scene: bpy.types.Scene, name: str, frame: dict, start_frame: int = 1,
-                      texture_dir: str | None = None) -> bpy.types.ShapeKey:  # fmt: skip
-    """Put one tracked frame on the timeline at `start_frame + index`: its shape key and its head pose."""
+                      texture_dir: str | None = None, latest_texture: bool = False) -> bpy.types.ShapeKey:  # fmt: skip
+    """Put one tracked frame on the timeline at `start_frame + index`: its shape key and its head pose (the
+    keys of the frame and of its neighbours in time only: a clip of n frames costs n, not n^2). The head
+    wears its first frame's texture, or with `latest_texture` each new frame's (the job option
+    `texture_span` clip: the fusion of the clip so far)."""
     obj = ensure_tracked(scene, name, frame, texture_dir)
+    if latest_texture and frame.get("texture_png") and obj.get("headfuse_texture_frame", -1) < int(frame["index"]):
+        _wear_texture(obj, load_texture(name, frame["texture_png"], texture_dir))
+        obj["headfuse_texture_frame"] = int(frame["index"])
+    if obj.get("headfuse_pca"):
+        raise ValueError(f"{name}: its shapes are compressed to principal shapes; reconstruct into another name")
     vertices = np.ascontiguousarray(frame["vertices"], dtype=np.float32)
     if len(vertices) != len(obj.data.vertices):
         raise ValueError(f"{name}: frame {frame['index']} has {len(vertices)} vertices, the tracked mesh "
@@ -46,14 +54,23 @@ def add_tracked_frame(scene: bpy.types.Scene, name: str, frame: dict, start_fram
     key = obj.data.shape_keys.key_blocks.get(key_name) or obj.shape_key_add(name=key_name, from_mix=False)
     key.data.foreach_set("co", vertices.ravel())
     obj["headfuse_key_frames"][key_name] = t
-    _key_values(obj)
+    _key_values(obj, key_name)
     obj.matrix_world = _matrix(head_matrix(frame.get("camera")))
     for path in ("location", "rotation_euler", "scale"):
         obj.keyframe_insert(path, frame=t)
-    _make_constant(obj)
+    for curve in object_fcurves(obj):  # the new keys CONSTANT: scrubbing to frame t shows frame t exactly
+        _constant_at(curve, t)
     frames = timeline_frames(obj)
     scene.frame_start, scene.frame_end = frames[0], frames[-1]
     return key
+
+
+def _wear_texture(obj: bpy.types.Object, image: bpy.types.Image) -> None:
+    """Put `image` in the tracked head's material in place of the one it had (which goes)."""
+    node = next(n for n in obj.data.materials[0].node_tree.nodes if n.bl_idname == "ShaderNodeTexImage")
+    old, node.image = node.image, image
+    if old is not None and old.users == 0:
+        bpy.data.images.remove(old)
 
 
 def timeline_frames(obj: bpy.types.Object) -> list[int]:
@@ -61,17 +78,37 @@ def timeline_frames(obj: bpy.types.Object) -> list[int]:
     return sorted(int(t) for t in obj["headfuse_key_frames"].values())
 
 
-def _key_values(obj: bpy.types.Object) -> None:
-    """Key every frame's shape: 1 from its timeline frame until the next frame's, 0 elsewhere (CONSTANT), so a
-    skipped frame holds the last shape, as the per-frame sequence holds the last mesh."""
+def _constant_at(curve, t: int) -> None:
+    """The key of `curve` on frame `t` CONSTANT (looked for from the end: the newest frame is usually last)."""
+    points = curve.keyframe_points
+    for i in range(len(points) - 1, -1, -1):
+        if round(points[i].co.x) == t:
+            points[i].interpolation = "CONSTANT"
+            return
+
+
+def _key_values(obj: bpy.types.Object, changed: str) -> None:
+    """Key the shape `changed` and its neighbours in time: each shape 1 from its timeline frame until the
+    next frame's, 0 elsewhere, so a skipped frame holds the last shape, as the per-frame sequence holds the
+    last mesh."""
     keys, at = obj.data.shape_keys, obj["headfuse_key_frames"]
-    blocks = sorted((keys.key_blocks[name] for name in at.keys()), key=lambda k: at[k.name])
-    keys.animation_data_clear()
-    for i, block in enumerate(blocks):
-        t = at[block.name]
-        before = at[blocks[i - 1].name] if i else t - 1
-        after = [at[blocks[i + 1].name]] if i + 1 < len(blocks) else []
+    order = sorted(at.keys(), key=lambda n: at[n])
+    i = order.index(changed)
+    for j in range(max(0, i - 1), min(len(order), i + 2)):
+        block, t = keys.key_blocks[order[j]], at[order[j]]
+        before = at[order[j - 1]] if j else t - 1
+        after = [at[order[j + 1]]] if j + 1 < len(order) else []
+        curve = _value_curve(keys, block.name)
+        if curve is not None:
+            curve.keyframe_points.clear()
         for when, value in ((before, 0.0), (t, 1.0), *((w, 0.0) for w in after)):
             block.value = value
             block.keyframe_insert("value", frame=when)
-    _make_constant(keys)
+        for point in (curve or _value_curve(keys, block.name)).keyframe_points:
+            point.interpolation = "CONSTANT"
+
+
+def _value_curve(keys: bpy.types.Key, block: str):
+    """The F-curve of a shape key's value, or None."""
+    path = f'key_blocks["{block}"].value'
+    return next((c for c in object_fcurves(keys) if c.data_path == path), None)

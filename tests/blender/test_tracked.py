@@ -11,7 +11,7 @@ from backend.mesh.writers import png_bytes
 from backend.render.field import SURFACE_DENSITY
 from backend.synth.head import SynthHead
 from backend.synth.identity import Identity
-from backend.topology.fit import fit_template, grid_density
+from backend.topology.fit import MeshGraph, fit_template, grid_density
 from backend.topology.template import load_head_template
 from backend.units import METRES_PER_BOX_UNIT, metres_to_box
 from blender_addon import export, tracked
@@ -24,6 +24,7 @@ def frames():
     template = load_head_template()
     points = np.zeros((template.weld.max() + 1, 3), np.float32)
     points[template.weld] = metres_to_box(template.vertices)
+    graph = MeshGraph(template.weld[template.faces], len(points))
     out = []
     for k, index in enumerate(INDICES):
         head = SynthHead(Identity.sample(20 + k))
@@ -33,7 +34,7 @@ def frames():
             return head.density_from_sdf(head.sdf(flat)).reshape(*p.shape[:2], 1), torch.zeros(*p.shape[:2], 3)
 
         grid, _ = density_grid_coarse_to_fine(field, 64, SURFACE_DENSITY, coarse_factor=2, chunk=65536)
-        points, _ = fit_template(grid_density(grid_to_numpy(grid)), points, template.weld[template.faces])
+        points, _ = fit_template(grid_density(grid_to_numpy(grid)), points, graph)
         pose = np.eye(4)
         pose[:3, :3] = np.diag([1.0, -1.0, -1.0])
         pose[:3, 3] = [0.05 * k, 0.0, 0.9]
@@ -102,3 +103,20 @@ def test_exports_keep_one_topology_and_each_frames_positions(scene, frames, tmp_
                                        np.sort(np.linalg.norm(local - local.mean(0), axis=1)), atol=1e-4)  # fmt: skip
     if abc_bytes is not None:
         assert abc_bytes / len(frames) < 600_000  # points only, per frame (the topology is written once)
+        # the texture comes back: Alembic's beside it, USD's and FBX's in the re-imported material
+        assert (tmp_path / "head_textures" / "texture.png").read_bytes() == frames[0]["texture_png"]
+    else:
+        material = head.active_material
+        images = [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image is not None]
+        assert images and tuple(images[0].size) == (32, 32)
+
+
+def test_with_the_clip_texture_the_head_wears_the_latest_frames(scene, frames):
+    for k, f in enumerate(frames):  # each frame's texture a shade lighter: the clip's fusion so far
+        png = png_bytes(np.full((32, 32, 3), 60 * k, np.uint8))
+        tracked.add_tracked_frame(scene, "head", {**f, "texture_png": png}, latest_texture=True)
+    obj = bpy.data.objects["head"]
+    (node,) = (n for n in obj.data.materials[0].node_tree.nodes if n.bl_idname == "ShaderNodeTexImage")
+    pixels = np.array(node.image.pixels[:]).reshape(32, 32, 4)
+    assert abs(pixels[..., 0].mean() - 120 / 255) < 0.02  # the last frame's (sRGB values as stored)
+    assert len([i for i in bpy.data.images if i.name.startswith("head")]) == 1  # the earlier ones are gone
