@@ -28,6 +28,7 @@ from backend.models.fusion import FusionNet, FusionState
 from backend.models.lifter import Lifter, lift_face
 from backend.models.weights import load_lifter, load_networks
 from backend.render.field import TriplaneField
+from backend.topology.clip_texture import ClipTexture
 from backend.topology.mesher import LandmarkView, TrackedMesher
 from backend.topology.smooth import smooth_in_time
 from backend.units import METRES_PER_BOX_UNIT
@@ -243,6 +244,7 @@ def _with_vertices(out: FrameOutput, vertices: np.ndarray) -> FrameOutput:
 def _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender, path) -> Iterator[FrameOutput]:
     """The frames of `reconstruct_clip` once its reference, networks, (with `cfg.mattes`) matte graph
     `matter` and (with tracked topology) `mesher` are set up; `path` names the video in messages."""
+    clip_texture = ClipTexture() if cfg.texture_span == "clip" else None
     while True:
         t0 = time.perf_counter()
         face = next(faces, None)
@@ -271,6 +273,9 @@ def _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender
         except TextureInputError as exc:
             yield FrameOutput(face.index, "skipped", str(exc), **extra)
             continue
+        if clip_texture is not None and mesh.texture is not None:
+            seen = blender.frame_weight if blender is not None else None
+            mesh = dataclasses.replace(mesh, texture=clip_texture.add(mesh.texture, seen))
         yield FrameOutput(face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_,
                           texture=dict(blender.info) if blender is not None else None,
                           fit=mesher.last_report.record() if mesher is not None else None,

@@ -147,8 +147,11 @@ def drain(scene_name: str):
         elif kind == "frame":
             frame = event[1]
             if frame.vertices is not None:
-                add = tracked.add_tracked_frame if hf.topology == "tracked" else importer.add_frame
-                add(scene, hf.object_name, frame_dict(frame), hf.timeline_start, _texture_dir(hf))
+                if hf.topology == "tracked":
+                    tracked.add_tracked_frame(scene, hf.object_name, frame_dict(frame), hf.timeline_start,
+                                              _texture_dir(hf), latest_texture=hf.texture_span == "clip")  # fmt: skip
+                else:
+                    importer.add_frame(scene, hf.object_name, frame_dict(frame), hf.timeline_start, _texture_dir(hf))
                 if frame.triplane is not None:
                     preview.set_frame_triplane(
                         hf.timeline_start + frame.index,

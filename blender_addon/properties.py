@@ -58,7 +58,15 @@ class HeadfuseSceneSettings(bpy.types.PropertyGroup):
             ("per-frame", "Per frame", "Each frame its own mesh"),
             ("tracked", "Tracked", "One template mesh whose vertices follow the head (the same count every frame)"),
         ],
-        default="per-frame",
+        default="tracked",
+    )
+    texture_span: EnumProperty(
+        name="Texture span",
+        items=[
+            ("frame", "Per frame", "Each frame its own texture (the tracked head wears the first)"),
+            ("clip", "Whole clip", "One texture fused over the frames, texel by texel, in the template's UVs"),
+        ],
+        default="frame",
     )
     track_smoothing: IntProperty(
         name="Smoothing (frames)",

@@ -95,6 +95,8 @@ class Frame:
     `b2` (float16), for the live preview; None otherwise."""
     metres_per_box_unit: float | None = None
     """The server's scale from the field's box units to the metres of the meshes and poses."""
+    topology: int | None = None
+    """A tracked job's frame: the seq of the frame whose faces and UVs it shares (None: per-frame)."""
 
 
 def load_client_keys(folder: str | Path) -> tuple[bytes, bytes, bytes]:
@@ -430,4 +432,22 @@ def _frame_from(msg: P.Message, topologies: dict[int, dict]) -> Frame:
     if "planes" in msg.buffers:
         frame.triplane = {name: msg.array(name) for name in ("planes", "w1", "b1", "w2", "b2")}
     frame.metres_per_box_unit = h.get("metres_per_box_unit")
+    frame.topology = shared
     return frame
+
+
+def frame_digest(frame: Frame) -> str:
+    """The SHA-256 of what the frame carries, in the order the server stored it: equal to `frame.digest` when
+    it arrived whole (the faces and UVs a tracked frame shares count only on the frame that carries them)."""
+    h = hashlib.sha256()
+    shared = frame.topology not in (None, frame.seq)
+    for name in ("vertices", "faces", "colors", "uv", "normals"):
+        arr = getattr(frame, name)
+        if arr is not None and not (shared and name in P.TOPOLOGY_BUFFERS):
+            h.update(arr.tobytes())
+    for png in (frame.texture_png, frame.matte_png):
+        if png is not None:
+            h.update(png)
+    for name in ("planes", "w1", "b1", "w2", "b2") if frame.triplane is not None else ():
+        h.update(frame.triplane[name].tobytes())
+    return h.hexdigest()

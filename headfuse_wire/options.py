@@ -25,6 +25,8 @@ MODES = ("fused", "per-frame")
 TEXTURE_MODES = ("projected", "field")
 """`texture`: `projected` (colour from the frame's pixels, the reference's where the frame does not see, the
 field's elsewhere) or `field` (the field's colour baked)."""
+TEXTURE_SPANS = ("frame", "clip")
+"""`texture_span`: a texture per frame, or one fused over the clip (tracked topology)."""
 TOPOLOGIES = ("per-frame", "tracked")
 """`topology`: a new marching-cubes mesh per frame, or the head template fitted to each frame (one mesh)."""
 NO_FACE_POLICIES = ("hold", "skip")
@@ -73,9 +75,14 @@ class ReconstructConfig:
     where only it does, the field elsewhere; field: the field's own colour baked."""
     texture_size: int = _option(1024, flag="--texture-size", lo=0, hi=2048)
     """Texture side in pixels (0: vertex colours only)."""
-    topology: str = _option("per-frame", choices=TOPOLOGIES)
-    """per-frame: each frame's own marching-cubes mesh; tracked: the head template (15,576 vertices, the
-    same UVs) fitted to each frame's field, so every frame is one mesh whose vertices move."""
+    topology: str = _option("tracked", choices=TOPOLOGIES)
+    """tracked: the head template (15,718 vertices, the same faces and UVs) fitted to each frame's field, so
+    a clip is one mesh whose vertices move (what rigs, shape keys and motion blur need); per-frame: each
+    frame's own marching-cubes mesh (every detail of the field, a new vertex count per frame)."""
+    texture_span: str = _option("frame", choices=TEXTURE_SPANS)
+    """Tracked topology: frame: each frame's own texture in the template's UVs; clip: one texture fused over
+    the frames (each texel weighted by how well each frame saw it): every frame carries the fusion so far,
+    the last one the whole clip's, written as clip_texture.png."""
     track_smoothing: int = _option(2, flag="--track-smoothing", lo=0, hi=8)
     """Tracked topology: each frame's vertices averaged with this many frames on each side in its shot (a
     centred Gaussian: no lag; each frame comes out that many frames later); 0: the fits as they are."""
@@ -133,6 +140,8 @@ class ReconstructConfig:
                 raise OptionError(f.name, value, "a path")
         if self.stop is not None and self.stop <= self.start:
             raise OptionError("stop", self.stop, f"more than start ({self.start})")
+        if self.texture_span == "clip" and self.topology != "tracked":
+            raise OptionError("texture_span", self.texture_span, "frame with topology per-frame (clip needs tracked)")
         return self
 
     def to_wire(self) -> dict:

@@ -25,7 +25,7 @@ from pathlib import Path
 _MEMORY_CHILD = """
 import json, resource, sys
 from backend.pipeline import ReconstructConfig, reconstruct_clip
-cfg = ReconstructConfig(mode=sys.argv[3], mesh_resolution=32, texture_size=0, device="cpu")
+cfg = ReconstructConfig(mode=sys.argv[3], mesh_resolution=32, texture_size=0, device="cpu", topology="per-frame")
 n = sum(1 for f in reconstruct_clip(sys.argv[1], sys.argv[2], cfg) if f.mesh is not None)
 print(json.dumps({"frames": n, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

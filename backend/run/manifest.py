@@ -8,6 +8,7 @@
                  "texture", "matte", "timings_ms"}, ...],  # source order, frames with a mesh
      "skipped": [{"index", "reason", "cut", "matte"}, ...],
      "clean_plate": "clean_plate.png",                   # with the option mattes (and `matte` above)
+     "clip_texture": "clip_texture.png",                 # with texture_span clip: the whole clip's texture
      "shots": [{"first", "last", "reference", "frames"}, ...],  # from the cuts: source indices, whether the
                                                               # reference person is seen (a frame ok) in it
      "elapsed_s", ...}
@@ -30,6 +31,8 @@ MATTES_DIR = "mattes"
 """With the option `mattes`: each frame's person matte, `mattes/matte_NNNNNN.png` (NNNNNN: source frame)."""
 CLEAN_PLATE = "clean_plate.png"
 """With the option `mattes`: the clean background plate."""
+CLIP_TEXTURE = "clip_texture.png"
+"""With `texture_span` clip: the texture fused over the whole clip (in the tracked template's UVs)."""
 PREVIOUS = "manifest.prev.json"
 """Where the manifest of the run before goes once a new run into the folder has a frame."""
 

@@ -171,6 +171,7 @@ class FolderSink:
         self.manifest: dict | None = None
         self._earlier = False
         self._plate = None
+        self._texture = None  # with texture_span clip: the last frame's texture, the clip's fusion
 
     def start(self, source: dict) -> None:
         """Write an empty manifest (unless an earlier run's is there); choose the preview frames."""
@@ -193,6 +194,8 @@ class FolderSink:
         entry = self.files.write(out, seq)
         if self._plate is not None and out.plate is not None:
             self._plate.add(out.plate, out.matte)
+        if self.cfg.texture_span == "clip" and out.mesh is not None and out.mesh.texture is not None:
+            self._texture = out.mesh
         if entry is None:
             self.manifest["skipped"].append(mf.skipped_entry(out))
         else:
@@ -216,6 +219,9 @@ class FolderSink:
         if plate is not None:
             atomic_write(self.dir / mf.CLEAN_PLATE, png_bytes(plate))
             self.manifest["clean_plate"] = mf.CLEAN_PLATE
+        if self._texture is not None:
+            atomic_write(self.dir / mf.CLIP_TEXTURE, self._texture.texture_png())
+            self.manifest["clip_texture"] = mf.CLIP_TEXTURE
         mf.write_manifest(self.dir, self.manifest)
         return write_preview(self.dir)
 

@@ -33,8 +33,9 @@ def addon(scene):
     addon_utils.disable("blender_addon", default_set=True)
 
 
-def configure(hf, frames=FRAMES):
+def configure(hf, frames=FRAMES, topology="per-frame"):
     hf.video, hf.reference = str(SAMPLE / "video.mp4"), str(SAMPLE / "reference.png")
+    hf.topology = topology  # most tests here look at the per-frame objects; tracked has its own below
     hf.frame_start, hf.frame_end = 0, frames - 1
     hf.mesh_resolution, hf.texture_size = 48, 64
 
@@ -293,17 +294,22 @@ def test_the_compositing_render_is_the_plate_outside_the_head(addon, server, tmp
     assert bpy.data.objects["head"].is_holdout and scene.render.film_transparent
 
 
-def test_the_export_operators_write_the_range_asked_for(addon, server, tmp_path):
+@pytest.mark.parametrize("topology", ["per-frame", "tracked"])
+def test_the_export_operators_write_the_range_asked_for(addon, server, tmp_path, topology):
     addon.server_address = server.endpoint
     scene = bpy.context.scene
-    configure(scene.headfuse, frames=3)
+    configure(scene.headfuse, frames=3, topology=topology)
     assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
     pump(scene)
     scene.frame_start, scene.frame_end = 1, 40  # a longer scene than the clip
     path = tmp_path / "clip.abc"
     assert bpy.ops.headfuse.export_alembic(filepath=str(path), frame_range="CLIP") == {"FINISHED"}
     assert (scene.frame_start, scene.frame_end) == (1, 40)  # the scene is left as it was
-    assert len(list((tmp_path / "clip_textures").glob("*.png"))) == 3  # frames 1-3, not 1-40
+    textures = sorted(p.name for p in (tmp_path / "clip_textures").glob("*.png"))
+    if topology == "per-frame":
+        assert len(textures) == 3  # frames 1-3, not 1-40
+    else:
+        assert textures == ["texture.png"]  # the tracked head's one texture
     custom = tmp_path / "two.usdc"
     assert bpy.ops.headfuse.export_usd(filepath=str(custom), frame_range="CUSTOM", first=2, last=3,
                                        camera=False) == {"FINISHED"}  # fmt: skip
@@ -356,8 +362,7 @@ def test_a_tracked_job_lands_as_one_object_with_a_shape_key_per_frame(addon, ser
     addon.server_address = server.endpoint
     scene = bpy.context.scene
     hf = scene.headfuse
-    configure(hf, frames=2)
-    hf.topology = "tracked"
+    configure(hf, frames=2, topology="tracked")
     assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
     pump(scene)
     assert hf.error == "" and hf.frames_received == 2, hf.error

@@ -1,7 +1,9 @@
 """A job resumed part-way (a restarted server, a batch chunk) starts `RESUME_WARMUP` frames early, so in
-fused mode its frames are the ones an uninterrupted run makes."""
+fused mode its frames are the ones an uninterrupted run makes (per-frame meshes exactly; tracked ones, whose
+fits each start from the last, close to it)."""
 
 import numpy as np
+import pytest
 
 from backend.models.weights import load_networks
 from backend.run.task import RESUME_WARMUP, WorkTask, run_task
@@ -23,20 +25,23 @@ class Vertices:
         self.by_index[out.index] = out.mesh.vertices.copy()
 
 
-def run(networks, start: int, warmup: int) -> dict:
+def run(networks, start: int, warmup: int, topology: str) -> dict:
     sink = Vertices()
     task = WorkTask("j", str(SAMPLE_CLIP_DIR / "video.mp4"), str(SAMPLE_CLIP_DIR / "reference.png"),
-                    {**OPTIONS, "start": start}, first_seq=start, warmup=warmup)  # fmt: skip
+                    {**OPTIONS, "start": start, "topology": topology}, first_seq=start, warmup=warmup)  # fmt: skip
     run_task(task, sink, networks, lambda event: None, lambda: False)
     return sink.by_index
 
 
-def test_a_resumed_fused_run_matches_an_uninterrupted_one():
+# (topology, the largest mean vertex gap in mm): per-frame measured 0.002 (cold start ~1.7); tracked measured
+# 0.15-0.21 (cold start 0.96-1.25: the template's tangential drift over the frames before is not all made up)
+@pytest.mark.parametrize("topology, bound_mm", [("per-frame", 0.05), ("tracked", 0.4)])
+def test_a_resumed_fused_run_matches_an_uninterrupted_one(topology, bound_mm):
     start = 5
     networks = load_networks(None, None, "cpu")
-    whole, resumed = run(networks, 0, 0), run(networks, start, RESUME_WARMUP)
+    whole, resumed = run(networks, 0, 0, topology), run(networks, start, RESUME_WARMUP, topology)
     assert sorted(resumed) == list(range(start, OPTIONS["stop"]))
     for i in resumed:
         assert resumed[i].shape == whole[i].shape
         gap_mm = float(np.abs(resumed[i] - whole[i]).mean()) * 1000
-        assert gap_mm < 0.05, f"frame {i}: {gap_mm:.3f} mm from the uninterrupted run"  # cold start: ~1.7 mm
+        assert gap_mm < bound_mm, f"frame {i}: {gap_mm:.3f} mm from the uninterrupted run"

@@ -1,10 +1,9 @@
 """`headfuse serve --ray local`: the same protocol, credits and store guarantees with the work on Ray actors,
 exercised with the add-on's real client over ZeroMQ on 127.0.0.1."""
 
-import hashlib
 
 from backend.execution.store import JobStore
-from headfuse_wire.client import Client
+from headfuse_wire.client import Client, frame_digest
 from tests.server.conftest import FAST, ServerProcess
 
 
@@ -31,11 +30,7 @@ def test_client_sees_no_difference_with_a_ray_backed_server(tmp_path, weights, c
         store = JobStore(store_dir)
         for f in frames:  # what arrived is what the actor stored, checksums verified
             header, _ = store.read_frame(job, f.seq, verify=True)
-            digest = hashlib.sha256()
-            for arr in (f.vertices, f.faces, f.colors, f.uv, f.normals):
-                if arr is not None:
-                    digest.update(arr.tobytes())
-            assert header["digest"] == f.digest == digest.hexdigest()
+            assert header["digest"] == f.digest == frame_digest(f)
         log = (tmp_path / "jobs-server.log").read_text(errors="replace")
         assert "1 Ray cluster local workers" in log and "Ray worker 0 ready" in log
     finally:

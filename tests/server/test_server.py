@@ -1,6 +1,5 @@
 """The inference server end to end over real sockets: jobs, streaming with credits, resume, cancel, bad input."""
 
-import hashlib
 import io
 import threading
 import time
@@ -11,19 +10,8 @@ import zmq
 from PIL import Image
 
 from headfuse_wire import protocol as P
-from headfuse_wire.client import Client, RemoteError
+from headfuse_wire.client import Client, RemoteError, frame_digest
 from tests.server.conftest import FAST
-
-
-def _digest(frame) -> str:
-    h = hashlib.sha256()
-    for name in ("vertices", "faces", "colors", "uv", "normals"):
-        arr = getattr(frame, name)
-        if arr is not None:
-            h.update(arr.tobytes())
-    if frame.texture_png is not None:
-        h.update(frame.texture_png)
-    return h.hexdigest()
 
 
 def _client(server, **kw) -> Client:
@@ -40,7 +28,7 @@ def test_end_to_end_job(server, clip):
         frames = list(c.frames(job, on_progress=progress.append))
         assert [f.seq for f in frames] == [0, 1, 2] and [f.index for f in frames] == [0, 1, 2]
         for f in frames:
-            assert _digest(f) == f.digest
+            assert frame_digest(f) == f.digest
             if f.status == "skipped":
                 continue
             assert f.vertices.dtype == np.float32 and f.vertices.shape[1] == 3
@@ -189,7 +177,7 @@ def test_slow_consumer_loses_nothing(server, clip):
             seen.append(f)
             time.sleep(0.3)
         assert [f.seq for f in seen] == [0, 1, 2, 3]
-        assert all(_digest(f) == f.digest for f in seen)
+        assert all(frame_digest(f) == f.digest for f in seen)
 
 
 def test_client_disconnect_and_resume(server, clip):
