@@ -26,11 +26,11 @@ class FitConfig:
     """Half length of each vertex's search along its normal in the first round (box units: 5 cm, enough
     for the template's hair to reach a short-haired head); it halves every round."""
     samples: int = 17
-    """Density samples along each search segment while the search is long (the first two rounds)."""
+    """Density samples along each search segment of the first round; later rounds keep their spacing (their
+    segments are shorter), down to `fine_samples`."""
     fine_samples: int = 7
-    """Density samples along each segment once the search is a quarter of the first or less (spaced about
-    as the first rounds' samples: the moves left are small)."""
-    rounds: int = 6
+    """The fewest density samples along a segment (the last rounds', whose moves are small)."""
+    rounds: int = 5
     """Rounds of search and move."""
     smoothing: int = 8
     """Jacobi steps of Laplacian smoothing of the moves in each round (0: none)."""
@@ -172,8 +172,18 @@ def fit_template(density: Density, points: np.ndarray, graph: MeshGraph, cfg: Fi
     """The template's welded `points [P, 3]` (box units; `graph` made from its faces) moved onto `density`'s
     iso-surface, the `targets`' points pulled towards their positions. Returns the fitted points `[P, 3]` and
     each point's remaining distance to the surface `[P]` (box units, along its normal; NaN where no surface
-    is within a quarter of the first search)."""
-    cfg = cfg or FitConfig()
+    is within a quarter of the first search). Runs on one thread: its operations are small (15k points), and
+    a second thread costs more than it gains, 3x more on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit(density, points, graph, cfg or FitConfig(), targets)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(density: Density, points: np.ndarray, graph: MeshGraph, cfg: FitConfig,
+         targets: LandmarkTargets | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     p = torch.from_numpy(np.asarray(points, np.float32)).clone()
     anchored = torch.zeros(len(p), dtype=torch.bool)
     if targets is not None and cfg.landmark_pull > 0 and len(targets.points):
@@ -183,7 +193,7 @@ def fit_template(density: Density, points: np.ndarray, graph: MeshGraph, cfg: Fi
     search = cfg.search
     for _ in range(cfg.rounds):
         n = graph.normals(p)
-        samples = cfg.samples if search > cfg.search / 4 else cfg.fine_samples
+        samples = max(cfg.fine_samples, int(round((cfg.samples - 1) * search / cfg.search)) + 1)
         offset, found = surface_offsets(density, p, n, search, samples, cfg.level)
         move = offset[:, None] * n
         if anchored.any():

@@ -33,7 +33,7 @@ def test_the_template_lands_on_another_heads_surface_within_half_a_voxel():
     fitted, error = fit_template(density, points, graph)
     voxels = error * RESOLUTION
     assert np.isfinite(voxels).mean() > 0.99  # nearly every vertex found the surface near it
-    assert np.nanmean(voxels) < 0.5, np.nanmean(voxels)  # the goal; measured 0.06
+    assert np.nanmean(voxels) < 0.5, np.nanmean(voxels)  # the goal; measured 0.058
     assert fitted.shape == points.shape
     lengths = np.linalg.norm(fitted[faces[:, [1, 2, 0]]] - fitted[faces], axis=2).ravel()
     assert lengths.std() / lengths.mean() < 0.35  # still evenly spaced

@@ -45,7 +45,7 @@ def test_landmark_vertices_land_on_the_plates_landmarks_only_with_the_pull(frame
         assert report.error_voxels < 0.5  # still on the field's surface
         if pull:
             assert report.landmarks > 300  # most of the 420 landmark points face the camera on a frontal clip
-            assert report.landmark_error_mm < 2.0  # the goal; measured 0.03-0.14
-            assert np.median(error_px) < 1.0  # measured 0.01-0.09
+            assert report.landmark_error_mm < 2.0  # the goal; measured 0.06-0.29
+            assert np.median(error_px) < 1.0  # measured 0.04-0.18
         else:
             assert report.landmarks == 0 and np.median(error_px) > 2.0  # the surface alone: measured 4.3-5.1
