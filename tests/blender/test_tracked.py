@@ -120,3 +120,16 @@ def test_with_the_clip_texture_the_head_wears_the_latest_frames(scene, frames):
     pixels = np.array(node.image.pixels[:]).reshape(32, 32, 4)
     assert abs(pixels[..., 0].mean() - 120 / 255) < 0.02  # the last frame's (sRGB values as stored)
     assert len([i for i in bpy.data.images if i.name.startswith("head")]) == 1  # the earlier ones are gone
+
+
+def test_motion_blur_sees_the_shape_change_between_frames(scene, frames):
+    build(scene, frames)
+    head = bpy.data.objects["head"]
+    scene.frame_set(1, subframe=0.75)  # where a shutter centred on frame 2 opens
+    ev = head.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    me = ev.to_mesh()
+    opening = np.array([v.co[:] for v in me.vertices[:50]])
+    ev.to_mesh_clear()
+    np.testing.assert_allclose(opening, frames[0]["vertices"][:50], atol=1e-5)  # still frame 1's shape
+    co, _ = evaluated(head, scene, 2)
+    np.testing.assert_allclose(co[:50], frames[1]["vertices"][:50], atol=1e-5)  # and frame 2's on the frame
