@@ -7,6 +7,7 @@ import pytest
 
 from backend.topology.template import load_head_template
 from blender_addon import shape_pca, tracked
+from tests.blender.conftest import evaluated
 
 INDICES = (0, 1, 2, 3, 5, 6, 7, 8, 9, 10)  # source frame 4 was skipped: timeline frame 5 holds frame 3
 
@@ -24,16 +25,6 @@ def clip():
     return out
 
 
-def shape_at(obj, scene, t):
-    scene.frame_set(t)
-    ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
-    me = ev.to_mesh()
-    co = np.empty(len(me.vertices) * 3, np.float32)
-    me.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    return co.reshape(-1, 3)
-
-
 def test_principal_shapes_replace_the_frames_keys_within_the_reported_error(scene):
     frames = clip()
     for f in frames:
@@ -45,7 +36,7 @@ def test_principal_shapes_replace_the_frames_keys_within_the_reported_error(scen
     assert errors[2][1] < 0.2  # mm, the largest miss of any vertex on any frame
     for t in range(1, 12):
         want = [f for f in frames if 1 + f["index"] <= t][-1]["vertices"]  # a skipped frame holds the last
-        gap = np.linalg.norm(shape_at(obj, scene, t) - want, axis=1) * 1000
+        gap = np.linalg.norm(evaluated(obj, scene, t)[0] - want, axis=1) * 1000
         assert gap.max() < errors[2][1] + 1e-3, (t, gap.max())
     assert obj["headfuse_pca_errors_mm"]["2"][0] == errors[2][0]
     with pytest.raises(ValueError, match="principal shapes"):  # a compressed head takes no more frames

@@ -15,6 +15,7 @@ from backend.topology.fit import MeshGraph, fit_template, grid_density
 from backend.topology.template import load_head_template
 from backend.units import METRES_PER_BOX_UNIT, metres_to_box
 from blender_addon import export, tracked
+from tests.blender.conftest import evaluated
 
 INDICES = (0, 1, 3)  # source frame 2 was skipped: frame 3 of the timeline holds frame 1's shape
 
@@ -48,16 +49,6 @@ def frames():
 def build(scene, frames):
     for f in frames:
         tracked.add_tracked_frame(scene, "head", f)
-
-
-def evaluated(obj, scene, t):
-    scene.frame_set(t)
-    ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
-    me = ev.to_mesh()
-    co = np.empty(len(me.vertices) * 3, np.float32)
-    me.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    return co.reshape(-1, 3), np.array(ev.matrix_world)
 
 
 def expected(frames, t):
@@ -125,11 +116,7 @@ def test_with_the_clip_texture_the_head_wears_the_latest_frames(scene, frames):
 def test_motion_blur_sees_the_shape_change_between_frames(scene, frames):
     build(scene, frames)
     head = bpy.data.objects["head"]
-    scene.frame_set(1, subframe=0.75)  # where a shutter centred on frame 2 opens
-    ev = head.evaluated_get(bpy.context.evaluated_depsgraph_get())
-    me = ev.to_mesh()
-    opening = np.array([v.co[:] for v in me.vertices[:50]])
-    ev.to_mesh_clear()
-    np.testing.assert_allclose(opening, frames[0]["vertices"][:50], atol=1e-5)  # still frame 1's shape
+    opening, _ = evaluated(head, scene, 1, subframe=0.75)  # where a shutter centred on frame 2 opens
+    np.testing.assert_allclose(opening, frames[0]["vertices"], atol=1e-5)  # still frame 1's shape
     co, _ = evaluated(head, scene, 2)
-    np.testing.assert_allclose(co[:50], frames[1]["vertices"][:50], atol=1e-5)  # and frame 2's on the frame
+    np.testing.assert_allclose(co, frames[1]["vertices"], atol=1e-5)  # and frame 2's on the frame
