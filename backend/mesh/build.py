@@ -27,6 +27,46 @@ size) -> texture [size, size, 3] uint8`: how a texture is made other than by bak
 (`mesh.projection.TextureBlender.texture` behind a closure)."""
 
 
+UVLayout = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""`(vertices [V, 3], faces [F, 3]) -> (index [V'] into the vertices, faces [F, 3] on the indexed vertices,
+uv [V', 2])`: a UV layout, which duplicates the vertices on its seams."""
+
+
+class Stopwatch:
+    """`lap(name)`: the milliseconds since the last lap (or since made) into `timings[name]` (None: kept nowhere)."""
+
+    def __init__(self, timings: dict | None):
+        self.timings, self.start = timings, time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = (now - self.start) * 1000.0
+        self.start = now
+
+
+def textured_mesh(field: Field, verts: np.ndarray, faces: np.ndarray, cfg: MeshConfig, layout: UVLayout | None,
+                  texturer: Texturer | None, lap: Stopwatch) -> Mesh:  # fmt: skip
+    """The mesh (metres) of a surface `verts [V, 3]` (box units, welded), `faces [F, 3]` of `field`: the field's
+    vertex colours and the normals (lap `colours`), then with `layout` the UVs and, with a texture size, the
+    texture, baked from the field or made by `texturer` (lap `texture`)."""
+    colours = field_colours(field, verts, cfg.chunk_points)
+    normals = Mesh(to_metres(verts), faces, np.zeros_like(verts, dtype=np.uint8)).vertex_normals()
+    lap("colours")
+    uv = texture = None
+    if layout is not None:
+        index, faces, uv = layout(verts, faces)
+        verts, colours, normals = verts[index], colours[index], normals[index]
+        if cfg.texture_size > 0 and texturer is not None:
+            texture = texturer(verts, faces, uv, normals, colours, cfg.texture_size)
+        elif cfg.texture_size > 0:
+            texture, _ = bake_texture(verts, faces, uv, lambda p: field_colours(field, p, cfg.chunk_points),
+                                      cfg.texture_size)  # fmt: skip
+    lap("texture")
+    rgb8 = (np.clip(colours, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return Mesh(to_metres(verts), faces, rgb8, uv=uv, texture=texture, normals=normals)
+
+
 def mesh_from_field(
     field: Field, cfg: MeshConfig | None = None, timings: dict | None = None, texturer: Texturer | None = None
 ) -> Mesh:
@@ -39,36 +79,13 @@ def mesh_from_field(
     """
     cfg = cfg or MeshConfig()
     level = SURFACE_DENSITY if cfg.iso_level is None else cfg.iso_level
-    t = {"start": time.perf_counter()}
-
-    def lap(name):
-        now = time.perf_counter()
-        if timings is not None:
-            timings[name] = (now - t["start"]) * 1000.0
-        t["start"] = now
-
+    lap = Stopwatch(timings)
     grid, _ = density_grid_coarse_to_fine(field, cfg.resolution, level, cfg.coarse_factor, chunk=cfg.chunk_points)
     lap("grid")
     verts, faces = surface_from_grid(grid_to_numpy(grid), level, keep_largest=cfg.keep_largest_component)
     lap("marching")
-    colours = field_colours(field, verts, cfg.chunk_points)
-    normals = Mesh(to_metres(verts), faces, np.zeros_like(verts, dtype=np.uint8)).vertex_normals()
-    lap("colours")
-    uv = texture = None
-    if cfg.texture_size > 0:
-        if cfg.uv_mode == "head":
-            index, faces, uv = head_projection_uv(verts, faces)
-        elif cfg.uv_mode == "xatlas":
-            index, faces, uv = xatlas_uv(verts, faces)
-        else:
-            raise ValueError(f"unknown uv_mode {cfg.uv_mode!r}: expected 'head' or 'xatlas'")
-        verts, colours, normals = verts[index], colours[index], normals[index]
-        if texturer is not None:
-            texture = texturer(verts, faces, uv, normals, colours, cfg.texture_size)
-        else:
-            texture, _ = bake_texture(
-                verts, faces, uv, lambda p: field_colours(field, p, cfg.chunk_points), cfg.texture_size
-            )
-    lap("texture")
-    rgb8 = (np.clip(colours, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return Mesh(to_metres(verts), faces, rgb8, uv=uv, texture=texture, normals=normals)
+    layouts = {"head": head_projection_uv, "xatlas": xatlas_uv}
+    if cfg.uv_mode not in layouts:
+        raise ValueError(f"unknown uv_mode {cfg.uv_mode!r}: expected 'head' or 'xatlas'")
+    return textured_mesh(field, verts, faces, cfg, layouts[cfg.uv_mode] if cfg.texture_size > 0 else None,
+                         texturer, lap)  # fmt: skip

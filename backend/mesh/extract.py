@@ -12,6 +12,15 @@ class EmptySurfaceError(ValueError):
     """The field has no surface at the requested level (nothing to mesh)."""
 
 
+def check_crossing(grid: np.ndarray, level: float) -> None:
+    """Raise `EmptySurfaceError` unless the density `grid` crosses `level` somewhere (there is a surface)."""
+    lo, hi = float(grid.min()), float(grid.max())
+    if not lo < level < hi:
+        raise EmptySurfaceError(
+            f"no surface: density ranges over [{lo:.4g}, {hi:.4g}] and never crosses the iso-level {level:.4g}"
+        )
+
+
 def marching_cubes(grid: np.ndarray, level: float, box_half: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Iso-surface of a density grid `[N+1, N+1, N+1]` (high inside) at `level` (PyMCubes).
 
@@ -21,11 +30,7 @@ def marching_cubes(grid: np.ndarray, level: float, box_half: float = 0.5) -> tup
         raise ValueError(f"density grid must be a cube [N+1, N+1, N+1], got {grid.shape}")
     if not np.isfinite(grid).all():
         raise ValueError("density grid contains NaN/inf values")
-    lo, hi = float(grid.min()), float(grid.max())
-    if not lo < level < hi:
-        raise EmptySurfaceError(
-            f"no surface: density ranges over [{lo:.4g}, {hi:.4g}] and never crosses the iso-level {level:.4g}"
-        )
+    check_crossing(grid, level)
     verts, faces = mcubes.marching_cubes(grid, level)
     n = grid.shape[0] - 1
     verts = verts.astype(np.float32) * (2.0 * box_half / n) - box_half

@@ -2,18 +2,15 @@
 last, pulled by the frame's face landmarks where the camera sees them), so every frame of a clip is the
 same mesh, vertex for vertex, with the same UVs."""
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from backend.config import MeshConfig
-from backend.mesh import EmptySurfaceError
-from backend.mesh.build import Texturer, field_colours
-from backend.mesh.extract import to_metres
+from backend.mesh.build import Stopwatch, Texturer, textured_mesh
+from backend.mesh.extract import check_crossing
 from backend.mesh.grid import density_grid_coarse_to_fine, grid_to_numpy
-from backend.mesh.texture import bake_texture
 from backend.mesh.types import Mesh
 from backend.render.field import SURFACE_DENSITY, Field
 from backend.topology.fit import FitConfig, LandmarkTargets, MeshGraph, fit_template, grid_density, lift_landmarks
@@ -83,18 +80,10 @@ class TrackedMesher:
         """The fitted, textured mesh (metres) of `field`; `timings` gets `grid`, `fit`, `colours`, `texture` ms.
         Raises `EmptySurfaceError` when the field has no surface."""
         level = SURFACE_DENSITY if cfg.iso_level is None else cfg.iso_level
-        clock = [time.perf_counter()]
-
-        def lap(name):
-            now = time.perf_counter()
-            if timings is not None:
-                timings[name] = (now - clock[0]) * 1000.0
-            clock[0] = now
-
+        lap = Stopwatch(timings)
         grid, _ = density_grid_coarse_to_fine(field, cfg.resolution, level, cfg.coarse_factor, chunk=cfg.chunk_points)
         grid = grid_to_numpy(grid)
-        if not grid.min() < level < grid.max():
-            raise EmptySurfaceError(f"no surface: the density never crosses the iso-level {level:.4g}")
+        check_crossing(grid, level)
         lap("grid")
         density = grid_density(grid)
         fit = FitConfig(**{**self.fit.__dict__, "level": level})
@@ -107,22 +96,7 @@ class TrackedMesher:
             landmark_mm = float(gap.mean() * METRES_PER_BOX_UNIT * 1000.0)
         self.last_report = FitReport(
             float(np.nanmean(error) * cfg.resolution) if np.isfinite(error).any() else None,
-            0 if targets is None else len(targets.points),
-            landmark_mm,
-        )
+            0 if targets is None else len(targets.points), landmark_mm)
         lap("fit")
         t = self.template
-        verts, faces, uv = points[t.weld], t.faces, t.uv
-        colours = field_colours(field, verts, cfg.chunk_points)
-        normals = Mesh(to_metres(verts), faces, np.zeros_like(verts, dtype=np.uint8)).vertex_normals()
-        lap("colours")
-        texture = None
-        if cfg.texture_size > 0:
-            if texturer is not None:
-                texture = texturer(verts, faces, uv, normals, colours, cfg.texture_size)
-            else:
-                texture, _ = bake_texture(verts, faces, uv, lambda p: field_colours(field, p, cfg.chunk_points),
-                                          cfg.texture_size)  # fmt: skip
-        lap("texture")
-        rgb8 = (np.clip(colours, 0, 1) * 255 + 0.5).astype(np.uint8)
-        return Mesh(to_metres(verts), faces, rgb8, uv=uv, texture=texture, normals=normals)
+        return textured_mesh(field, points, self.faces, cfg, lambda v, f: (t.weld, t.faces, t.uv), texturer, lap)
