@@ -218,8 +218,10 @@ def reconstruct_clip(
         mesher = TrackedMesher() if cfg.topology == "tracked" else None
         outputs = _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender, reader.path)
         if mesher is not None and cfg.track_smoothing > 0:
+            weld = mesher.template.weld
             outputs = smooth_in_time(outputs, lambda out: None if out.mesh is None else out.mesh.vertices,
-                                     lambda out: out.cut, _with_vertices, cfg.track_smoothing)  # fmt: skip
+                                     lambda out: out.cut, lambda out, v: _with_vertices(out, v, weld),
+                                     cfg.track_smoothing)  # fmt: skip
         try:
             yield from outputs
         finally:
@@ -234,10 +236,11 @@ def landmark_view(face: FaceResult) -> LandmarkView | None:
     return LandmarkView(face.landmarks[:468, :2], face.source_cam2world, face.source_intrinsics)
 
 
-def _with_vertices(out: FrameOutput, vertices: np.ndarray) -> FrameOutput:
-    """`out` with its tracked mesh's vertices `[V, 3]` (metres) replaced, normals made again."""
+def _with_vertices(out: FrameOutput, vertices: np.ndarray, weld: np.ndarray) -> FrameOutput:
+    """`out` with its tracked mesh's vertices `[V, 3]` (metres) replaced, normals made again (across the UV
+    seams: `weld [V]`, the template point of each vertex)."""
     m = out.mesh
-    normals = Mesh(vertices, m.faces, m.colors).vertex_normals()
+    normals = Mesh(vertices, m.faces, m.colors).vertex_normals(weld)
     return dataclasses.replace(out, mesh=Mesh(vertices, m.faces, m.colors, m.uv, m.texture, normals))
 
 
@@ -274,8 +277,8 @@ def _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender
             yield FrameOutput(face.index, "skipped", str(exc), **extra)
             continue
         if clip_texture is not None and mesh.texture is not None:
-            seen = blender.frame_weight if blender is not None else None
-            mesh = dataclasses.replace(mesh, texture=clip_texture.add(mesh.texture, seen))
+            layer = blender.frame_layer if blender is not None else (None, None, None)
+            mesh = dataclasses.replace(mesh, texture=clip_texture.add(mesh.texture, *layer))
         yield FrameOutput(face.index, face.status, face.reason, mesh, camera_record(face), face.crop, field_,
                           texture=dict(blender.info) if blender is not None else None,
                           fit=mesher.last_report.record() if mesher is not None else None,

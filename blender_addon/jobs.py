@@ -147,7 +147,7 @@ def drain(scene_name: str):
         elif kind == "frame":
             frame = event[1]
             if frame.vertices is not None:
-                if hf.topology == "tracked":
+                if frame.topology is not None:  # the job's, not the panel's now
                     tracked.add_tracked_frame(scene, hf.object_name, frame_dict(frame), hf.timeline_start,
                                               _texture_dir(hf), latest_texture=hf.texture_span == "clip")  # fmt: skip
                 else:

@@ -43,6 +43,8 @@ def job_options(hf, triplanes: bool = False) -> dict:
     if hf.reference_mode != "FRAME":
         options["reference_frame"] = None
     options["focal_px"] = hf.focal_px or None  # 0: guessed from the image size
+    if hf.topology != "tracked":
+        options["texture_span"] = "frame"  # the panel hides the span then: a leftover Whole clip must not refuse
     options["name"] = hf.object_name
     options["triplanes"] = triplanes  # about 0.6 MB a frame: only when the preview will draw them
     return options

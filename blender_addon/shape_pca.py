@@ -10,8 +10,11 @@ from .importer import object_fcurves
 ERROR_KS = (1, 2, 4, 8, 16, 32, 64)
 """The K whose reconstruction error is reported."""
 
+Shapes = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""What `principal_shapes` returns: the mean `[V, 3]`, the directions `[K, V, 3]` and the weights `[T, K]`."""
 
-def principal_shapes(frames: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+def principal_shapes(frames: np.ndarray, k: int) -> Shapes:
     """`frames [T, V, 3]` -> the mean shape `[V, 3]`, K principal directions `[K, V, 3]` (unit, K <= T) and
     each frame's weights `[T, K]`: frame t is mean + sum_k weights[t, k] * directions[k], up to the error."""
     t = len(frames)
@@ -22,10 +25,12 @@ def principal_shapes(frames: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray
     return mean.reshape(-1, 3), vt[:k].reshape(k, -1, 3), u[:, :k] * s[:k]
 
 
-def reconstruction_errors(frames: np.ndarray, ks: tuple[int, ...] = ERROR_KS) -> dict[int, tuple[float, float]]:
+def reconstruction_errors(frames: np.ndarray, ks: tuple[int, ...] = ERROR_KS,
+                          shapes: Shapes | None = None) -> dict[int, tuple[float, float]]:  # fmt: skip
     """For each K in `ks` (up to the frame count): the mean and the largest distance (the frames' units) of
-    a vertex from where K principal shapes put it, over all frames."""
-    mean, directions, weights = principal_shapes(frames, max(ks))
+    a vertex from where K principal shapes put it, over all frames. `shapes`: `principal_shapes(frames, K)`
+    for a K of at least `max(ks)`, when already made."""
+    mean, directions, weights = shapes if shapes is not None else principal_shapes(frames, max(ks))
     out = {}
     for k in sorted({min(k, len(weights[0])) for k in ks}):
         approx = mean + np.einsum("tk,kvc->tvc", weights[:, :k], directions[:k])
@@ -35,8 +40,9 @@ def reconstruction_errors(frames: np.ndarray, ks: tuple[int, ...] = ERROR_KS) ->
 
 
 def compress_tracked(obj, k: int) -> dict[int, tuple[float, float]]:
-    """Replace a tracked object's per-frame shape keys by the mean shape and `k` principal shapes, their
-    weights keyed on each frame's timeline frame (CONSTANT, so a skipped frame holds as before). Returns
+    """Replace a tracked object's per-frame shape keys by the mean shape and `k` principal shapes (relative
+    to its reference key, whatever its name), their weights keyed on each frame's timeline frame (CONSTANT,
+    so a skipped frame holds as before). Returns
     `reconstruction_errors` in millimetres, also kept on the object (`headfuse_pca_errors_mm`)."""
     keys, at = obj.data.shape_keys, obj["headfuse_key_frames"]
     names = sorted(at.keys(), key=lambda n: at[n])
@@ -47,10 +53,12 @@ def compress_tracked(obj, k: int) -> dict[int, tuple[float, float]]:
     for i, name in enumerate(names):
         keys.key_blocks[name].data.foreach_get("co", frames[i])
     frames = frames.reshape(len(names), n, 3)
-    measured = reconstruction_errors(frames, tuple(sorted({*ERROR_KS, k})))
-    errors = {kk: (mean * 1000, top * 1000) for kk, (mean, top) in measured.items()}
-    mean, directions, weights = principal_shapes(frames, k)
+    ks = tuple(sorted({*ERROR_KS, k}))
+    mean, directions, weights = shapes = principal_shapes(frames, max(ks))
+    errors = {kk: (m * 1000, top * 1000) for kk, (m, top) in reconstruction_errors(frames, ks, shapes).items()}
+    directions, weights = directions[:k], weights[:, :k]
     scale = np.abs(weights).max(axis=0).clip(min=1e-12)  # [K]: weights / scale within [-1, 1]
+    basis = keys.reference_key
     keys.animation_data_clear()
     for name in names:
         obj.shape_key_remove(keys.key_blocks[name])
@@ -61,7 +69,7 @@ def compress_tracked(obj, k: int) -> dict[int, tuple[float, float]]:
         block = obj.shape_key_add(name=name, from_mix=False)
         block.data.foreach_set("co", co.astype(np.float32).ravel())
         block.slider_min = -1.0 if values is not None else 0.0
-        block.relative_key = keys.key_blocks["Basis" if values is None else "mean"]  # pcs: moves from the mean
+        block.relative_key = basis if values is None else keys.key_blocks["mean"]  # pcs: moves from the mean
         if values is None:
             block.value = 1.0
             continue
@@ -71,7 +79,6 @@ def compress_tracked(obj, k: int) -> dict[int, tuple[float, float]]:
     for curve in object_fcurves(keys):
         for point in curve.keyframe_points:
             point.interpolation = "CONSTANT"
-    obj["headfuse_key_frames"] = {}
-    obj["headfuse_pca"] = len(scale)
+    obj["headfuse_pca"] = len(scale)  # headfuse_key_frames stays: the frames' timeline places (exports' range)
     obj["headfuse_pca_errors_mm"] = {str(kk): list(v) for kk, v in errors.items()}
     return errors

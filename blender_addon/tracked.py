@@ -35,20 +35,20 @@ def ensure_tracked(scene: bpy.types.Scene, name: str, frame: dict, texture_dir: 
 def add_tracked_frame(scene: bpy.types.Scene, name: str, frame: dict, start_frame: int = 1,
                       texture_dir: str | None = None, latest_texture: bool = False) -> bpy.types.ShapeKey:  # fmt: skip
     """Put one tracked frame on the timeline at `start_frame + index`: its shape key and its head pose (the
-    keys of the frame and of its neighbours in time only: a clip of n frames costs n, not n^2). The head
+    keys of the frame and of its neighbours in time only, not of every frame before). The head
     wears its first frame's texture, or with `latest_texture` each new frame's (the job option
     `texture_span` clip: the fusion of the clip so far)."""
     obj = ensure_tracked(scene, name, frame, texture_dir)
-    if latest_texture and frame.get("texture_png") and obj.get("headfuse_texture_frame", -1) < int(frame["index"]):
-        _wear_texture(obj, load_texture(name, frame["texture_png"], texture_dir))
-        obj["headfuse_texture_frame"] = int(frame["index"])
     if obj.get("headfuse_pca"):
         raise ValueError(f"{name}: its shapes are compressed to principal shapes; reconstruct into another name")
+    index = int(frame["index"])
+    if latest_texture and frame.get("texture_png") and obj.get("headfuse_texture_frame", index) < index:
+        _wear_texture(obj, load_texture(name, frame["texture_png"], texture_dir))
+    obj["headfuse_texture_frame"] = max(index, obj.get("headfuse_texture_frame", index))
     vertices = np.ascontiguousarray(frame["vertices"], dtype=np.float32)
     if len(vertices) != len(obj.data.vertices):
         raise ValueError(f"{name}: frame {frame['index']} has {len(vertices)} vertices, the tracked mesh "
                          f"{len(obj.data.vertices)}: was the job per-frame?")  # fmt: skip
-    index = int(frame["index"])
     t = start_frame + index
     key_name = f"f{index:06d}"
     key = obj.data.shape_keys.key_blocks.get(key_name) or obj.shape_key_add(name=key_name, from_mix=False)
@@ -66,8 +66,12 @@ def add_tracked_frame(scene: bpy.types.Scene, name: str, frame: dict, start_fram
 
 
 def _wear_texture(obj: bpy.types.Object, image: bpy.types.Image) -> None:
-    """Put `image` in the tracked head's material in place of the one it had (which goes)."""
-    node = next(n for n in obj.data.materials[0].node_tree.nodes if n.bl_idname == "ShaderNodeTexImage")
+    """Put `image` in the tracked head's material in place of the one it had (which goes); a head made without
+    a texture (vertex colours) keeps its material."""
+    node = next((n for n in obj.data.materials[0].node_tree.nodes if n.bl_idname == "ShaderNodeTexImage"), None)
+    if node is None:
+        bpy.data.images.remove(image)
+        return
     old, node.image = node.image, image
     if old is not None and old.users == 0:
         bpy.data.images.remove(old)

@@ -22,8 +22,9 @@ import numpy as np
 
 from . import options
 
-PROTOCOL_VERSION = 1
-"""Bumped on any incompatible change; HELLO with another version is answered by ERROR `version_mismatch`."""
+PROTOCOL_VERSION = 2
+"""Bumped on any incompatible change; HELLO with another version is answered by ERROR `version_mismatch`.
+2: a tracked job's frames name the frame whose faces and UVs they share (`topology`) and leave them out."""
 
 CAPABILITIES = ("upload", "local-path", "credits", "fetch", "cancel", "heartbeat", "per-frame", "fused")
 """What this protocol version offers; the server lists what it actually enables in its HELLO."""

@@ -166,9 +166,10 @@ class TextureBlender:
         self._last_frame: tuple[np.ndarray, np.ndarray] | None = None  # (colour [T,T,3], weight [T,T])
         self.info: dict = {}
         """The make-up of the last texture (see `texture`)."""
-        self.frame_weight: np.ndarray | None = None
-        """`[T, T]` how much of each texel of the last texture came from the frame itself (0..1; zeros for a
-        held frame, whose colours were the last frame's)."""
+        self.frame_layer: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        """The last texture's make-up, float 0..1: how much of each texel came from the frame itself `[T, T]`
+        (zeros for a held frame, whose colours were the last frame's), the frame's own colours `[T, T, 3]`
+        and the fill `[T, T, 3]` (reference and field) under them."""
 
     def texturer(self, frame: PhotoView | None):
         """The `mesh.build.Texturer` of one frame: `texture` with `frame`, its make-up kept in `info`."""
@@ -224,7 +225,7 @@ class TextureBlender:
                 self.gain = (cfg.smoothing * fitted + (1 - cfg.smoothing) * self.gain).astype(np.float32)
             fill = field + w_r[..., None] * (np.clip(c_r * self.gain, 0.0, 1.0) - field)
         image = fill + w_f[..., None] * (c_f - fill)
-        self.frame_weight = w_f if frame is not None else np.zeros_like(w_f)
+        self.frame_layer = (w_f if frame is not None else np.zeros_like(w_f), c_f, fill)
         k = max(int(covered.sum()), 1)
         share_f = float(w_f[covered].sum() / k)
         share_r = float(((1 - w_f[covered]) * w_r[covered]).sum() / k)

@@ -56,14 +56,17 @@ class Mesh:
         n = np.cross(b - a, c - a)
         return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
-    def vertex_normals(self) -> np.ndarray:
-        """Area-weighted unit vertex normals `[V, 3]` computed from this index buffer."""
+    def vertex_normals(self, weld: np.ndarray | None = None) -> np.ndarray:
+        """Area-weighted unit vertex normals `[V, 3]` computed from this index buffer; with `weld [V]` (the
+        point each vertex is, as a UV seam duplicates them) the vertices of one point share its normal."""
         a, b, c = (self.vertices[self.faces[:, i]] for i in range(3))
         fn = np.cross(b - a, c - a)
-        n = np.zeros_like(self.vertices)
+        at = self.faces if weld is None else weld[self.faces]
+        n = np.zeros((self.vertices.shape[0] if weld is None else int(weld.max()) + 1, 3), self.vertices.dtype)
         for i in range(3):
-            np.add.at(n, self.faces[:, i], fn)
-        return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+            np.add.at(n, at[:, i], fn)
+        n = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+        return n if weld is None else n[weld]
 
     def volume(self) -> float:
         """Signed volume in cubic metres (positive for a closed mesh with outward faces)."""

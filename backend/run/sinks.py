@@ -98,7 +98,9 @@ class StoreSink:
             self.topology = seq
         topology = self.topology if out.mesh is not None else None
         header, buffers = frame_record(out, self.job, seq, self.triplanes, topology)
-        self.store.write_frame(self.job, seq, header, buffers)
+        stored = self.store.write_frame(self.job, seq, header, buffers)
+        if self.tracked and stored.get("topology") != topology:  # an earlier try's frame was kept: follow it
+            self.topology = stored.get("topology")  # (None: it has no faces; the next mesh frame carries them)
 
 
 class ClipFiles:
@@ -171,7 +173,7 @@ class FolderSink:
         self.manifest: dict | None = None
         self._earlier = False
         self._plate = None
-        self._texture = None  # with texture_span clip: the last frame's texture, the clip's fusion
+        self._texture: bytes | None = None  # with texture_span clip: the last frame's texture PNG, the clip's
 
     def start(self, source: dict) -> None:
         """Write an empty manifest (unless an earlier run's is there); choose the preview frames."""
@@ -195,7 +197,7 @@ class FolderSink:
         if self._plate is not None and out.plate is not None:
             self._plate.add(out.plate, out.matte)
         if self.cfg.texture_span == "clip" and out.mesh is not None and out.mesh.texture is not None:
-            self._texture = out.mesh
+            self._texture = out.mesh.texture_png()
         if entry is None:
             self.manifest["skipped"].append(mf.skipped_entry(out))
         else:
@@ -220,7 +222,7 @@ class FolderSink:
             atomic_write(self.dir / mf.CLEAN_PLATE, png_bytes(plate))
             self.manifest["clean_plate"] = mf.CLEAN_PLATE
         if self._texture is not None:
-            atomic_write(self.dir / mf.CLIP_TEXTURE, self._texture.texture_png())
+            atomic_write(self.dir / mf.CLIP_TEXTURE, self._texture)
             self.manifest["clip_texture"] = mf.CLIP_TEXTURE
         mf.write_manifest(self.dir, self.manifest)
         return write_preview(self.dir)

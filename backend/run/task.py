@@ -114,7 +114,9 @@ def run_task(
     "index", "status", "reason"}` per frame, with the frame's manifest `entry` when the sink wrote files
     for it. `should_stop()` is asked between frames (True stops the work). With `task.warmup`, the pipeline
     starts `warmup * stride` source frames before `start` (as many as there are before it) and those frames
-    are dropped. Returns `{"state": "done" | "cancelled", "frames", "ok", "held", "skipped"}` counting this
+    are dropped; with tracked topology and a `stop`, it also reads the `track_smoothing * stride` frames after
+    it (the centred smoothing's window) and drops them, so a chunk's last frames are smoothed as in the
+    whole clip. Returns `{"state": "done" | "cancelled", "frames", "ok", "held", "skipped"}` counting this
     task's frames; raises `WorkError` for input the job cannot use.
     """
     from backend.face.preprocess import NoFaceError
@@ -137,9 +139,12 @@ def run_task(
     report({"event": "started", "frames_total": total})
     if task.warmup < 0:
         raise WorkError("bad_options", f"warmup must be >= 0, not {task.warmup}")
-    first = cfg.start
+    first, last = cfg.start, cfg.stop
     early = min(task.warmup, cfg.start // cfg.stride) * cfg.stride  # same phase as start
-    cfg = replace(cfg, start=cfg.start - early, reference_frame=None, device=device)
+    # tracked vertices are smoothed over a centred window: the frames after the range's end are read too
+    late = cfg.track_smoothing * cfg.stride if cfg.topology == "tracked" and last is not None else 0
+    cfg = replace(cfg, start=cfg.start - early, stop=None if last is None else last + late, reference_frame=None,
+                  device=device)  # fmt: skip
     counts = {"ok": 0, "held": 0, "skipped": 0}
     seq = task.first_seq
     if cfg.mode == "fused" and networks.fusion is None:
@@ -158,8 +163,8 @@ def run_task(
                 raise WorkError("bad_options", str(exc)) from None
             if out is None:
                 break
-            if out.index < first:
-                continue  # a warm-up frame
+            if out.index < first or (last is not None and out.index >= last):
+                continue  # a warm-up frame, or one after the range that only the smoothing needed
             if task.max_frames is not None and seq >= task.max_frames:
                 raise WorkError("too_large", f"more than {task.max_frames} frames", out.index)
             entry = sink.write(out, seq)

@@ -57,7 +57,6 @@ class MeshGraph:
         degree = np.bincount(e[:, 0], minlength=n).clip(min=1)
         self.faces = torch.from_numpy(f)
         """`[F, 3]` int64."""
-        self.size = n
         self._mean = _csr(e[:, 0], e[:, 1], 1.0 / degree[e[:, 0]], (n, n))
         self._incidence = _csr(f.ravel(), np.repeat(np.arange(len(f)), 3), np.ones(f.size), (n, len(f)))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from backend.topology.template import load_head_template
-from blender_addon import shape_pca, tracked
+from blender_addon import export, shape_pca, tracked
 from tests.blender.conftest import evaluated
 
 INDICES = (0, 1, 2, 3, 5, 6, 7, 8, 9, 10)  # source frame 4 was skipped: timeline frame 5 holds frame 3
@@ -39,5 +39,6 @@ def test_principal_shapes_replace_the_frames_keys_within_the_reported_error(scen
         gap = np.linalg.norm(evaluated(obj, scene, t)[0] - want, axis=1) * 1000
         assert gap.max() < errors[2][1] + 1e-3, (t, gap.max())
     assert obj["headfuse_pca_errors_mm"]["2"][0] == errors[2][0]
+    assert export.clip_range(scene, "head") == (1, 11)  # the exports still know the clip's frames
     with pytest.raises(ValueError, match="principal shapes"):  # a compressed head takes no more frames
         tracked.add_tracked_frame(scene, "head", frames[0])

@@ -45,3 +45,15 @@ def test_a_resumed_fused_run_matches_an_uninterrupted_one(topology, bound_mm):
         assert resumed[i].shape == whole[i].shape
         gap_mm = float(np.abs(resumed[i] - whole[i]).mean()) * 1000
         assert gap_mm < bound_mm, f"frame {i}: {gap_mm:.3f} mm from the uninterrupted run"
+
+
+def test_a_tracked_ranges_last_frames_are_smoothed_as_in_the_whole_clip():
+    networks = load_networks(None, None, "cpu")
+    whole = run(networks, 0, 0, "tracked")
+    sink = Vertices()
+    task = WorkTask("j", str(SAMPLE_CLIP_DIR / "video.mp4"), str(SAMPLE_CLIP_DIR / "reference.png"),
+                    {**OPTIONS, "stop": 5, "topology": "tracked"})  # fmt: skip
+    run_task(task, sink, networks, lambda event: None, lambda: False)
+    assert sorted(sink.by_index) == [0, 1, 2, 3, 4]  # the frames read past the end are not kept
+    for i in sink.by_index:  # frames 3 and 4 had frames 5 and 6 in their windows, as in the whole clip
+        np.testing.assert_allclose(sink.by_index[i], whole[i], atol=1e-6)

@@ -47,7 +47,7 @@ _keys = st.sampled_from(["req", "job", "version", "capabilities", "options", "in
 _header = st.fixed_dictionaries(
     {"type": _types, "v": st.sampled_from([1, 1, 1, 0, 2, "1", None])},
     optional={k: _json for k in ["req", "job", "version", "capabilities", "options", "inputs", "credit"]},
-) | st.dictionaries(_keys, _json, max_size=6).map(lambda d: {"type": "SUBMIT", "v": 1, **d})
+) | st.dictionaries(_keys, _json, max_size=6).map(lambda d: {"type": "SUBMIT", "v": P.PROTOCOL_VERSION, **d})
 
 
 def _as_frames(header, extra: list[bytes]) -> list[bytes]:
@@ -90,7 +90,8 @@ def _fuzz_random(sock: zmq.Socket, count: int, seed: int) -> None:
                 frames = [valid] + [b"x"] * rng.randrange(1, 20)
             else:  # a buffer that lies about its size
                 desc = {"name": "chunk", "dtype": "bytes", "shape": [10], "nbytes": 10, "crc32": 0}
-                hdr = {"type": "UPLOAD", "v": 1, "job": "0" * 16, "file": "video", "offset": 0, "buffers": [desc]}
+                hdr = {"type": "UPLOAD", "v": P.PROTOCOL_VERSION, "job": "0" * 16, "file": "video", "offset": 0,
+                       "buffers": [desc]}  # fmt: skip
                 frames = [json.dumps(hdr).encode(), rng.randbytes(rng.randrange(0, 20))]
             batch.append(frames)
         for frames in batch:
@@ -139,11 +140,14 @@ def test_oversize_message_is_refused_and_the_server_goes_on(bare_server):
 
 def test_protocol_version_mismatch_names_both_versions(bare_server):
     sock = _dealer(bare_server.endpoint)
-    sock.send_multipart([json.dumps({"type": "HELLO", "v": 2, "req": 7, "version": 2, "capabilities": []}).encode()])
+    other = P.PROTOCOL_VERSION + 1
+    hello = {"type": "HELLO", "v": other, "req": 7, "version": other, "capabilities": []}
+    sock.send_multipart([json.dumps(hello).encode()])
     assert sock.poll(5000)
     reply = P.decode(sock.recv_multipart())
     assert reply.header["code"] == "version_mismatch" and reply.header["req"] == 7
-    assert "version 2" in reply.header["message"] and f"speaks version {P.PROTOCOL_VERSION}" in reply.header["message"]
+    assert f"version {other}" in reply.header["message"]
+    assert f"speaks version {P.PROTOCOL_VERSION}" in reply.header["message"]
     hello = P.encode("HELLO", {"req": 8, "version": 1, "capabilities": []}, validate=False)
     sock.send_multipart([hello[0].replace(b'"version":1', b'"version":9')])
     assert sock.poll(5000)

@@ -17,14 +17,16 @@ from headfuse_wire.options import OptionError, ReconstructConfig
 def test_each_texel_takes_the_frames_that_saw_it():
     clip = ClipTexture()
     left = np.zeros((4, 4), np.float32)
-    left[:, :2] = 1.0  # frame 1 sees the left half, frame 2 the right half
-    clip.add(np.full((4, 4, 3), 100, np.uint8), left)
-    fused = clip.add(np.full((4, 4, 3), 200, np.uint8), 1.0 - left)
+    left[:, :2] = 0.3  # frame 1 sees the left half a little, frame 2 the right half well
+    grey = np.full((4, 4, 3), 0.5)
+    clip.add(np.zeros((4, 4, 3), np.uint8), left, np.full((4, 4, 3), 0.2), grey)
+    right = np.where(left > 0, 0.0, 0.9).astype(np.float32)
+    fused = clip.add(np.zeros((4, 4, 3), np.uint8), right, np.full((4, 4, 3), 0.8), grey) / 255.0
     w = FILL_WEIGHT
-    assert fused[0, 0, 0] == round((100 + 200 * w) / (1 + w)) and fused[0, 3, 0] == round((100 * w + 200) / (1 + w))
-    assert clip.frames == 2
-    again = clip.add(np.full((8, 8, 3), 50, np.uint8))  # another size: a new fusion
-    assert clip.frames == 1 and (again == 50).all()
+    np.testing.assert_allclose(fused[0, 0], (0.3 * 0.2 + w * 0.5) / (0.3 + w), atol=1 / 255)  # what frame 1 saw
+    np.testing.assert_allclose(fused[0, 3], (0.9 * 0.8 + w * 0.5) / (0.9 + w), atol=1 / 255)  # what frame 2 saw
+    again = clip.add(np.full((8, 8, 3), 50, np.uint8))  # another size: a new fusion; the field's colour as it is
+    assert (again == 50).all()
 
 
 def test_the_clip_texture_needs_tracked_topology():
