@@ -7,7 +7,7 @@ from backend.config import encoder_preset
 from backend.face.geometry import GEOMETRY_CHANNELS
 from backend.models.lifter import Lifter
 from backend.models.pixel_lifting import gather_along_lines, line_points
-from backend.models.weights import load_lifter
+from backend.models.weights import default_lifter_path, load_lifter
 from backend.render.cameras import intrinsics_matrix, orbit_camera
 from backend.render.triplane import sample_triplane
 
@@ -44,7 +44,7 @@ def test_gather_reads_the_pixel_a_point_projects_to():
 
 def test_pixel_lifter_starts_as_the_global_lifter_and_learns_from_the_lifting():
     torch.manual_seed(0)
-    v1 = load_lifter()
+    v1 = load_lifter(default_lifter_path("tiny"))
     cfg = encoder_preset("pixel")
     model = Lifter(cfg)
     model.init_from_global(v1)

@@ -5,7 +5,7 @@ fits each start from the last, close to it)."""
 import numpy as np
 import pytest
 
-from backend.models.weights import load_networks
+from backend.models.weights import default_fusion_path, default_lifter_path, load_networks
 from backend.run.task import RESUME_WARMUP, WorkTask, run_task
 from backend.synth import SAMPLE_CLIP_DIR
 
@@ -33,18 +33,22 @@ def run(networks, start: int, warmup: int, topology: str) -> dict:
     return sink.by_index
 
 
-# (topology, the largest mean vertex gap in mm): per-frame measured 0.002 (cold start ~1.7); tracked measured
-# 0.15-0.21 (cold start 0.96-1.25: the template's tangential drift over the frames before is not all made up)
-@pytest.mark.parametrize("topology, bound_mm", [("per-frame", 0.05), ("tracked", 0.4)])
-def test_a_resumed_fused_run_matches_an_uninterrupted_one(topology, bound_mm):
+# (weights, topology, bounds in mm on the first resumed frame and on the later ones). Measured with the tiny
+# pair: per-frame 0.002 on every frame (cold start ~1.7); tracked 0.15-0.21 (cold 0.96-1.25: the template's
+# tangential drift over the frames before is not all made up). With the pixel pair (the default) per-frame:
+# 0.443 on the first resumed frame (its fused state takes a frame longer to settle), then 0.001-0.002.
+@pytest.mark.parametrize("weights, topology, first_mm, rest_mm", [
+    ("tiny", "per-frame", 0.05, 0.05), ("tiny", "tracked", 0.4, 0.4), ("pixel", "per-frame", 0.6, 0.05)])  # fmt: skip
+def test_a_resumed_fused_run_matches_an_uninterrupted_one(weights, topology, first_mm, rest_mm):
     start = 5
-    networks = load_networks(None, None, "cpu")
+    networks = load_networks(default_lifter_path(weights), default_fusion_path(weights), "cpu")
     whole, resumed = run(networks, 0, 0, topology), run(networks, start, RESUME_WARMUP, topology)
     assert sorted(resumed) == list(range(start, OPTIONS["stop"]))
     for i in resumed:
         assert resumed[i].shape == whole[i].shape
         gap_mm = float(np.abs(resumed[i] - whole[i]).mean()) * 1000
-        assert gap_mm < bound_mm, f"frame {i}: {gap_mm:.3f} mm from the uninterrupted run"
+        bound = first_mm if i == start else rest_mm
+        assert gap_mm < bound, f"frame {i}: {gap_mm:.3f} mm from the uninterrupted run"
 
 
 def test_a_tracked_ranges_last_frames_are_smoothed_as_in_the_whole_clip():

@@ -51,11 +51,11 @@ def test_pixel_lifter_trains_from_the_tiny_lifter_on_tracked_samples(tracked, tm
         steps=2, batch=2, points=128, render_views=2, render_res=16, rays_per_view=32, n_coarse=8, n_fine=4,
         checkpoint_every=1, log_every=1, warmup=1, tracked=True, samples=3,
     )
-    final = train_encoder(tmp_path / "run", tracked, "pixel", cfg, progress=False, init=default_lifter_path())
+    final = train_encoder(tmp_path / "run", tracked, "pixel", cfg, progress=False, init=default_lifter_path("tiny"))
     state = load_checkpoint(final)
     assert state["encoder_config"]["kind"] == "pixel" and state["step"] == 2
-    assert state["history"][0]["init"] == str(default_lifter_path())
-    tiny = load_checkpoint(default_lifter_path())["model"]
+    assert state["history"][0]["init"] == str(default_lifter_path("tiny"))
+    tiny = load_checkpoint(default_lifter_path("tiny"))["model"]
     moved = state["model"]["encoder.global_branch.blocks.0.attn.in_proj_weight"]
     assert (moved - tiny["encoder.blocks.0.attn.in_proj_weight"]).abs().max() < 0.05  # started from tiny
     assert load_lifter(final).needs_geometry
