@@ -31,6 +31,7 @@ from backend.render.field import TriplaneField
 from backend.topology.clip_texture import ClipTexture
 from backend.topology.mesher import LandmarkView, TrackedMesher
 from backend.topology.smooth import smooth_in_time
+from backend.topology.template import N_FACE_LANDMARKS
 from backend.units import METRES_PER_BOX_UNIT
 from backend.video import VideoError, VideoInfo, VideoReader, open_video, read_image
 from headfuse_wire.options import ReconstructConfig
@@ -233,15 +234,14 @@ def landmark_view(face: FaceResult) -> LandmarkView | None:
     """The landmarks of an `ok` frame with the plate camera that saw them (None for other frames)."""
     if face.status != "ok" or face.landmarks is None:
         return None
-    return LandmarkView(face.landmarks[:468, :2], face.source_cam2world, face.source_intrinsics)
+    return LandmarkView(face.landmarks[:N_FACE_LANDMARKS, :2], face.source_cam2world, face.source_intrinsics)
 
 
 def _with_vertices(out: FrameOutput, vertices: np.ndarray, weld: np.ndarray) -> FrameOutput:
     """`out` with its tracked mesh's vertices `[V, 3]` (metres) replaced, normals made again (across the UV
     seams: `weld [V]`, the template point of each vertex)."""
-    m = out.mesh
-    normals = Mesh(vertices, m.faces, m.colors).vertex_normals(weld)
-    return dataclasses.replace(out, mesh=Mesh(vertices, m.faces, m.colors, m.uv, m.texture, normals))
+    moved = dataclasses.replace(out.mesh, vertices=vertices)
+    return dataclasses.replace(out, mesh=dataclasses.replace(moved, normals=moved.vertex_normals(weld)))
 
 
 def _frames(faces, matter, mesher, lifter, template, cfg, fusion, state, blender, path) -> Iterator[FrameOutput]:
