@@ -7,7 +7,9 @@ warm-up excluded). With `--mode fused` the clip runs in per-frame mode too, in t
 two passes each, and each mode's fastest pass counts). `identity_ms_mean` is the identity check's mean
 cost per frame (it runs on a schedule and when a face is taken up, so its median is 0). `tracked` is one
 more pass of the main mode with `topology` tracked (the template fit in place of marching cubes; its
-stage `fit`), and `tracked_cost_ratio` its milliseconds per frame over the main mode's.
+stage `fit`), and `tracked_cost_ratio` its milliseconds per frame over the main mode's. `lifter_v1` is the
+main mode run with the first shipped pair (`tiny`: the global-latent lifter and its fusion) in the same
+alternation, and `fps_ratio_vs_lifter_v1` the default pair's frames per second over its.
 Memory: the same clip looped into a 100-frame and a 1000-frame video, each streamed through the
 pipeline in a fresh process (mesh 32^3, no texture, so the long run stays affordable; memory per
 frame does not depend on it), peak RSS of each; `rss_ratio_1000_vs_100` near 1 means memory does
@@ -81,31 +83,38 @@ def _speed(video: Path, reference: Path, mode: str, stop: int | None, lifter, fu
 
 
 def run(args) -> dict:
-    from backend.models.weights import load_fusion, load_lifter
+    from backend.models.weights import default_fusion_path, default_lifter_path, load_fusion, load_lifter
     from backend.synth import SAMPLE_CLIP_DIR
 
     mode = getattr(args, "mode", "per-frame")
     video, reference = SAMPLE_CLIP_DIR / "video.mp4", SAMPLE_CLIP_DIR / "reference.png"
     lifter = load_lifter(device="cpu")
     fusion = load_fusion(device="cpu") if mode == "fused" else None
+    v1_lifter = load_lifter(default_lifter_path("tiny"), device="cpu")
+    v1_fusion = load_fusion(default_fusion_path("tiny"), device="cpu") if mode == "fused" else None
     stop = 8 if args.quick else None
     # 3 frames untimed first, so first-call costs (the face models, the convolution kernels' set-up)
-    # fall on no mode; fused mode runs every per-frame stage too.
+    # fall on no run; fused mode runs every per-frame stage too.
     _speed(video, reference, mode, 3, lifter, fusion)
-    # In fused mode the two modes alternate and each keeps its fastest pass, so a slow spell of a
-    # shared machine does not land on one mode only.
-    modes = [mode, "per-frame"] if mode == "fused" else [mode]
-    repeats = 2 if mode == "fused" and not args.quick else 1
-    passes: dict[str, list[dict]] = {m: [] for m in modes}
+    _speed(video, reference, mode, 3, v1_lifter, v1_fusion)
+    # The runs alternate and each keeps its fastest pass, so a slow spell of a shared machine does not
+    # land on one run only.
+    runs = {mode: (mode, lifter, fusion), "lifter_v1": (mode, v1_lifter, v1_fusion)}
+    if mode == "fused":
+        runs["per-frame"] = ("per-frame", lifter, None)
+    repeats = 2 if not args.quick else 1
+    passes: dict[str, list[dict]] = {name: [] for name in runs}
     for _ in range(repeats):
-        for m in modes:
-            passes[m].append(_speed(video, reference, m, stop, lifter, fusion if m == "fused" else None))
-    best = {m: min(p, key=lambda s: s["ms_per_frame"]) for m, p in passes.items()}
+        for name, (m, net, fuser) in runs.items():
+            passes[name].append(_speed(video, reference, m, stop, net, fuser))
+    best = {name: min(p, key=lambda s: s["ms_per_frame"]) for name, p in passes.items()}
     speed = best[mode]
     result = {"mode": mode, "clip": str(video.name), "mesh_res": 128, "texture": 512, "passes": repeats, **speed}
     if mode == "fused":
         result["per_frame"] = best["per-frame"]
         result["fused_cost_ratio"] = round(speed["ms_per_frame"] / best["per-frame"]["ms_per_frame"], 3)
+    result["lifter_v1"] = best["lifter_v1"]
+    result["fps_ratio_vs_lifter_v1"] = round(speed["fps_per_frame"] / best["lifter_v1"]["fps_per_frame"], 3)
     tracked = _speed(video, reference, mode, stop, lifter, fusion, topology="tracked")
     result["tracked"] = tracked  # the template fitted instead of marching cubes; its `fit` stage in stage_ms
     result["tracked_cost_ratio"] = round(tracked["ms_per_frame"] / speed["ms_per_frame"], 3)
