@@ -8,7 +8,8 @@ head alone over grey). The diagonal measures input-view fidelity, the rest novel
 method that only copies its input scores well on the diagonal and badly off it.
 
 Methods (`backend.models.fusion.METHODS`): `per-frame` (the lifter alone), `undistorter-only`,
-`fuser-only` (the fuser on the raw planes) and `fused` (both). Metrics per method:
+`fuser-only` (the fuser on the raw planes) and `fused` (both), reported under `report_key` (`per_frame`,
+`undistorter_only`, `fuser_only`, `fused`). Metrics per method:
 
 - `psnr`, `ssim` over all pairs; `psnr_novel`, `ssim_novel` off the diagonal; `psnr_input` on it;
   `psnr_matrix` `[N, N]` (input view x evaluated view, mean over frames).
@@ -55,6 +56,11 @@ BACKGROUND = 0.5
 """Grey behind the head in every compared render."""
 REPORTED = ("mean_head", "lifter_v1", *METHODS)
 """Every method the report may hold, in its order; the first two need a baseline lifter."""
+
+
+def report_key(method: str) -> str:
+    """The key a method's scores have in the report (`per-frame` -> `per_frame`): JSON keys are identifiers."""
+    return method.replace("-", "_")
 
 
 @dataclass
@@ -371,7 +377,7 @@ def _summarize(per_clip: list[dict], yaw: torch.Tensor, cfg: NxNConfig) -> dict:
     for method in _reported(per_clip):
         nme = [x for c in per_clip for x in c[method]["nme"]]
         chamfer = [x for c in per_clip for x in c[method]["chamfer"] if not math.isnan(x)]
-        summary[method] = {
+        summary[report_key(method)] = {
             **image_scores(method),
             "landmark_nme": round(float(np.mean(nme)), 4) if nme else None,
             "landmark_failures": sum(c[method]["landmark_failures"] for c in per_clip),
@@ -384,13 +390,13 @@ def _summarize(per_clip: list[dict], yaw: torch.Tensor, cfg: NxNConfig) -> dict:
         "psnr": round(float(np.mean([c["static_prior"]["psnr"] for c in per_clip])), 3),
         "temporal_variation": round(float(np.mean([c["static_prior"]["tv"] for c in per_clip])), 4),
     }
-    pf, fu = summary["per-frame"], summary["fused"]
+    pf, fu = summary["per_frame"], summary["fused"]
     gain = fu["psnr_novel"] - pf["psnr_novel"]
     cut = 1.0 - fu["temporal_variation"] / max(pf["temporal_variation"], 1e-9)
 
     def between(key):
         lo, hi = sorted((pf[key], fu[key]))
-        return all(lo <= summary[m][key] <= hi for m in ("undistorter-only", "fuser-only"))
+        return all(lo <= summary[m][key] <= hi for m in ("undistorter_only", "fuser_only"))
 
     summary["goals"] = {
         "psnr_novel_gain_db": round(gain, 3),
@@ -513,8 +519,8 @@ def markdown_report(summary: dict) -> str:
         "(lower is better) | landmark NME | Chamfer (mm) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for m in [m for m in REPORTED if m in summary]:
-        s = summary[m]
+    for m in [m for m in REPORTED if report_key(m) in summary]:
+        s = summary[report_key(m)]
         lines.append(
             f"| {LABELS[m]} | {s['psnr']:.2f} | {s['psnr_novel']:.2f} | {s['psnr_input']:.2f} | "
             f"{_fmt(s['psnr_occluded'], 2)} | {s['ssim']:.3f} | {s['ssim_novel']:.3f} | "
@@ -560,8 +566,8 @@ def save_figure(result: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     summary, yaw = result["summary"], [f"{y:+.0f}" for y in result["summary"]["views_yaw_deg"]]
-    methods = [m for m in REPORTED if m in summary]
-    mats = [np.array(summary[m]["psnr_matrix"]) for m in methods]
+    methods = [m for m in REPORTED if report_key(m) in summary]
+    mats = [np.array(summary[report_key(m)]["psnr_matrix"]) for m in methods]
     lo, hi = min(m.min() for m in mats), max(m.max() for m in mats)
     strips = [result["truth_strip"]] + [result["strips"][m] for m in methods]
     fig = plt.figure(figsize=(3.2 * len(methods), 3.4 + 1.3 * len(strips)))
@@ -578,7 +584,7 @@ def save_figure(result: dict, path: Path) -> Path:
         ax.set_xlabel("evaluated view yaw (deg)", fontsize=8)
         if k == 0:
             ax.set_ylabel("input view yaw (deg)", fontsize=8)
-        ax.set_title(f"{LABELS[m]}: PSNR novel {summary[m]['psnr_novel']:.2f}", fontsize=9)
+        ax.set_title(f"{LABELS[m]}: PSNR novel {summary[report_key(m)]['psnr_novel']:.2f}", fontsize=9)
     fig.colorbar(im, ax=fig.axes[: len(methods)], shrink=0.8, label="PSNR (dB)")
     rows = [np.concatenate([f.permute(1, 2, 0).numpy() for f in s], axis=1) for s in strips]
     ax = fig.add_subplot(grid[1, :])
