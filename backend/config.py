@@ -94,15 +94,28 @@ class EncoderConfig:
     """`pixel`: features per point; a texel gets their visibility-weighted sum and their mean (2x)."""
     fuse_width: int = 32
     """`pixel`: channels of the per-plane convs that add the lifted features to the global planes."""
+    fine_lift_size: int = 0
+    """`pixel`: resolution of a second, finer lifted level (a pyramid of lifted planes, Tri2-plane's idea:
+    the coarse level above plus this one, each upsampled to `plane_size` and given to the fuse convs side
+    by side); 0 for the single level. Both levels share the per-point network."""
+    fine_lift_depth_samples: int = 4
+    """`pixel` with `fine_lift_size`: samples per texel line of the finer level."""
+
+
+ENCODER_PRESETS = ("tiny", "pixel", "pyramid", "paper")
+"""The lifter presets `encoder_preset` knows."""
 
 
 def encoder_preset(name: str) -> EncoderConfig:
     """`tiny` (the first, global-only lifter, trained on a CPU, shipped), `pixel` (the tiny sizes with
-    pixel-aligned, landmark-conditioned lifting) or `paper` (LP3D scale: 512 px in, 3x32x256x256 planes)."""
+    pixel-aligned, landmark-conditioned lifting), `pyramid` (`pixel` plus a finer lifted level at the plane
+    resolution: the multi-scale ablation) or `paper` (LP3D scale: 512 px in, 3x32x256x256 planes)."""
     if name == "tiny":
         return EncoderConfig()
     if name == "pixel":
         return EncoderConfig(kind="pixel")
+    if name == "pyramid":
+        return EncoderConfig(kind="pixel", fine_lift_size=64, fine_lift_depth_samples=4)
     if name == "paper":
         return EncoderConfig(
             image_size=512,
@@ -119,7 +132,7 @@ def encoder_preset(name: str) -> EncoderConfig:
             decoder_hidden=64,
             decoder_features=32,
         )
-    raise ValueError(f"unknown config {name!r}: expected 'tiny', 'pixel' or 'paper'")
+    raise ValueError(f"unknown config {name!r}: expected one of {', '.join(ENCODER_PRESETS)}")
 
 
 @dataclass
@@ -154,8 +167,9 @@ class FusionConfig:
 
 
 def fusion_preset(name: str) -> FusionConfig:
-    """`tiny` (trained on a CPU, shipped, matches the tiny lifter) or `paper` (3x32x256x256 planes)."""
-    if name == "tiny":
+    """The fusion networks for a lifter preset: `tiny` sizes for the `tiny`, `pixel` and `pyramid` lifters
+    (3x24x64x64 planes; trained on a CPU, shipped) or `paper` (3x32x256x256 planes)."""
+    if name in ("tiny", "pixel", "pyramid"):
         return FusionConfig()
     if name == "paper":
         return FusionConfig(
@@ -171,7 +185,7 @@ def fusion_preset(name: str) -> FusionConfig:
             fuser_blocks=6,
             state_channels=64,
         )
-    raise ValueError(f"unknown config {name!r}: expected 'tiny' or 'paper'")
+    raise ValueError(f"unknown config {name!r}: expected one of {', '.join(ENCODER_PRESETS)}")
 
 
 def config_to_dict(cfg: Any) -> dict:

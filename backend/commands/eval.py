@@ -33,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heldout", type=Path, default=Path("runs/heldout-tracked"),
                         help="lifters: folder of the held-out samples (made there if missing)")
     parser.add_argument("--stage", default="encoder", choices=["encoder"], help="what to evaluate (no --protocol)")
-    parser.add_argument("--weights", type=Path, default=None, help="lifter checkpoint (default: the shipped tiny one)")
+    parser.add_argument("--weights", type=Path, default=None, help="lifter checkpoint (default: the shipped pixel one)")
     parser.add_argument(
-        "--fusion-weights", type=Path, default=None, help="nxn: fusion checkpoint (default: the shipped tiny one)"
+        "--fusion-weights", type=Path, default=None, help="nxn: fusion checkpoint (default: the shipped pixel one)"
     )
     parser.add_argument(
         "--data",

@@ -3,6 +3,8 @@
 import argparse
 from pathlib import Path
 
+from backend.config import ENCODER_PRESETS
+
 NAME = "train"
 HELP = "train a stage on synthetic data (resumable: run the same command again to continue)"
 
@@ -14,15 +16,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["encoder", "fusion"],
         help="encoder: the lifter (stage 1); fusion: undistorter + visibility + fuser, lifter frozen (stage 2)",
     )
-    parser.add_argument("--config", default="tiny", choices=["tiny", "pixel", "paper"],
-                        help="model preset (pixel: the pixel-aligned, face-mesh-conditioned lifter; needs --tracked)")
+    parser.add_argument("--config", default="tiny", choices=ENCODER_PRESETS,
+                        help="model preset (pixel: the pixel-aligned, face-mesh-conditioned lifter, needs --tracked; "
+                             "pyramid: pixel with a second, finer lifted level)")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/STAGE-CONFIG)")
     parser.add_argument("--data", type=Path, default=None, help="cache folder (default OUT/samples or OUT/clips)")
     parser.add_argument("--samples", type=int, default=None,
                         help="cached synthetic training samples (encoder, default 1500) or clips (fusion, default 240)")
     parser.add_argument("--workers", type=int, default=2, help="processes that make the cache")
     parser.add_argument("--lifter", type=Path, default=None,
-                        help="fusion stage: the frozen lifter (default: the shipped tiny weights)")
+                        help="fusion stage: the frozen lifter (default: the shipped lifter of --config)")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default from the stage config)")
     parser.add_argument("--batch", type=int, default=None, help="samples (encoder) or clips (fusion) per step")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and batch order")
@@ -88,7 +91,8 @@ def _train_encoder(args, out: Path) -> Path:
     cfg.tracked = args.tracked
     enc = encoder_preset(args.config)
     if enc.kind == "pixel" and not cfg.tracked:
-        raise SystemExit("train: --config pixel needs --tracked samples (its inputs come from the face preprocessor)")
+        raise SystemExit(f"train: --config {args.config} needs --tracked samples (its inputs come from the face "
+                         "preprocessor)")
     if args.threads:
         torch.set_num_threads(args.threads)
     # Training identities are seeds 0..samples-1 offset by the run seed; evaluation uses seeds >= 1_000_000.

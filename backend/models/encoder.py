@@ -10,7 +10,9 @@ where each texel's line through the box projects with the crop's solved camera
 (`models.pixel_lifting`), conditioned on MediaPipe's face mesh rendered into the crop
 (`face.geometry`); per-plane convs add what is lifted to the global planes. The last of them starts
 at zero, so an untrained lifting leaves the global branch's planes as they are (and a global-only
-checkpoint can start it: `load_global_branch`).
+checkpoint can start it: `load_global_branch`). With `fine_lift_size` (preset `pyramid`) a second,
+finer level of lines is lifted from the same projected feature maps, and the fuse convs read both
+levels side by side (a single-level checkpoint starts it: `load_single_level`).
 """
 
 import torch
@@ -133,8 +135,9 @@ class PixelAlignedEncoder(nn.Module):
         self.w2 = nn.Parameter(torch.randn(3, h, 1 + cl) / h**0.5)
         self.b2 = nn.Parameter(torch.zeros(3, 1 + cl))
         C, fw = cfg.plane_channels, cfg.fuse_width
+        levels = 2 if cfg.fine_lift_size else 1
         self.fuse = nn.Sequential(
-            PlaneConv(C + 2 * cl, fw),
+            PlaneConv(C + 2 * cl * levels, fw),
             plane_norm(fw),
             nn.GELU(),
             PlaneConv(fw, fw),
@@ -145,6 +148,14 @@ class PixelAlignedEncoder(nn.Module):
         self.register_buffer(
             "points", line_points(cfg.lift_size, cfg.lift_depth_samples), persistent=False
         )  # [3, L, L, D, 3]
+        if cfg.fine_lift_size:
+            self.register_buffer(
+                "fine_points", line_points(cfg.fine_lift_size, cfg.fine_lift_depth_samples), persistent=False
+            )  # [3, Lf, Lf, Df, 3]
+
+    def _levels(self) -> list[torch.Tensor]:
+        """The line points of each lifted level, coarse first: `[3, L, L, D, 3]` each."""
+        return [self.points, self.fine_points] if self.cfg.fine_lift_size else [self.points]
 
     def _first_layer(self) -> list[torch.Tensor]:
         """`w1 [3, Cin, h]` split by input: one `[3, C_i, h]` per feature map, then the point extras."""
@@ -154,25 +165,30 @@ class PixelAlignedEncoder(nn.Module):
     def lift(
         self, images: torch.Tensor, geometry: torch.Tensor, cam2world: torch.Tensor, intrinsics: torch.Tensor
     ) -> torch.Tensor:
-        """The pixel-aligned branch alone: `[B, 3, 2 * lift_channels, P, P]` (lifted at `lift_size`, then
-        upsampled to the plane size).
+        """The pixel-aligned branch alone: `[B, 3, 2 * lift_channels * levels, P, P]` (lifted at `lift_size`,
+        and at `fine_lift_size` when set, each upsampled to the plane size).
 
         Fast path of `lift_reference`: the per-point network's first layer is linear, and so is bilinear
         sampling, so each feature map is first projected to the hidden width (one 1x1 conv per map, all
         three planes at once) and only then sampled at the points: no `[B, 3, L, L, D, Cin]` tensor."""
-        B = images.shape[0]
-        L, D, h = self.cfg.lift_size, self.cfg.lift_depth_samples, self.cfg.lift_hidden
+        B, h = images.shape[0], self.cfg.lift_hidden
         maps = self._feature_maps(images, geometry)
         weights = self._first_layer()
-        grid, extras = project_lines(geometry, cam2world, intrinsics, self.points)  # [B, 3, N, 2], [B, 3, N, 8]
-        grid = grid.reshape(B * 3, 1, -1, 2)
-        hidden = torch.einsum("bknc,kco->bkno", extras, weights[-1])  # [B, 3, N, h]
-        for m, w in zip(maps, weights[:-1], strict=True):
-            projected = torch.einsum("bcyx,kco->bkoyx", m, w).reshape(B * 3, h, *m.shape[-2:])
-            sampled = F.grid_sample(projected, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-            hidden = hidden + sampled[:, :, 0].reshape(B, 3, h, -1).transpose(2, 3)
-        hidden = hidden.reshape(B, 3, L, L, D, h) + self.b1[None, :, None, None, None]
-        return self._pool_lines(hidden)
+        projected = [  # [B * 3, h, h_i, w_i] per map, shared by the levels
+            torch.einsum("bcyx,kco->bkoyx", m, w).reshape(B * 3, h, *m.shape[-2:])
+            for m, w in zip(maps, weights[:-1], strict=True)
+        ]
+        lifted = []
+        for points in self._levels():
+            grid, extras = project_lines(geometry, cam2world, intrinsics, points)  # [B, 3, N, 2], [B, 3, N, 8]
+            grid = grid.reshape(B * 3, 1, -1, 2)
+            hidden = torch.einsum("bknc,kco->bkno", extras, weights[-1])  # [B, 3, N, h]
+            for proj in projected:
+                sampled = F.grid_sample(proj, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+                hidden = hidden + sampled[:, :, 0].reshape(B, 3, h, -1).transpose(2, 3)
+            hidden = hidden.reshape(B, 3, *points.shape[1:4], h) + self.b1[None, :, None, None, None]
+            lifted.append(self._pool_lines(hidden))
+        return torch.cat(lifted, dim=2)
 
     def lift_reference(
         self, images: torch.Tensor, geometry: torch.Tensor, cam2world: torch.Tensor, intrinsics: torch.Tensor
@@ -180,9 +196,12 @@ class PixelAlignedEncoder(nn.Module):
         """`lift` written plainly: gather every point's inputs (`gather_along_lines`), then the per-point
         network. Slow and memory-hungry; the reference the fast path is tested against."""
         maps = self._feature_maps(images, geometry)
-        per_point = gather_along_lines(maps, geometry, cam2world, intrinsics, self.points)  # [B, 3, L, L, D, Cin]
-        hidden = torch.einsum("bkhwdc,kco->bkhwdo", per_point, self.w1) + self.b1[None, :, None, None, None]
-        return self._pool_lines(hidden)
+        lifted = []
+        for points in self._levels():
+            per_point = gather_along_lines(maps, geometry, cam2world, intrinsics, points)  # [B, 3, L, L, D, Cin]
+            hidden = torch.einsum("bkhwdc,kco->bkhwdo", per_point, self.w1) + self.b1[None, :, None, None, None]
+            lifted.append(self._pool_lines(hidden))
+        return torch.cat(lifted, dim=2)
 
     def _feature_maps(self, images: torch.Tensor, geometry: torch.Tensor) -> list[torch.Tensor]:
         """The crop itself and its feature levels: `[B, 3, S, S]`, `[B, C_1, S/2, S/2]`, ..."""
@@ -194,8 +213,8 @@ class PixelAlignedEncoder(nn.Module):
         return maps
 
     def _pool_lines(self, hidden: torch.Tensor) -> torch.Tensor:
-        """First-layer activations `[B, 3, L, L, D, h]` -> lifted planes `[B, 3, 2 cl, P, P]`."""
-        B, L, P = hidden.shape[0], self.cfg.lift_size, self.cfg.plane_size
+        """First-layer activations `[B, 3, L, L, D, h]` (any level's L, D) -> lifted planes `[B, 3, 2 cl, P, P]`."""
+        B, L, P = hidden.shape[0], hidden.shape[2], self.cfg.plane_size
         out = torch.einsum("bkhwdc,kco->bkhwdo", F.gelu(hidden), self.w2) + self.b2[None, :, None, None, None]
         weight = torch.softmax(out[..., :1], dim=4)  # [B, 3, L, L, D, 1]: which points of the line matter
         feats = out[..., 1:]
@@ -223,11 +242,23 @@ class PixelAlignedEncoder(nn.Module):
     def load_global_branch(self, state: dict) -> None:
         """Start the global branch from a global-only encoder's `state_dict` (its stem gains the
         geometry channels, with zero weights)."""
-        own = self.global_branch.state_dict()
-        for key, value in state.items():
-            if own[key].shape != value.shape:  # the first stem / high convs: 3 -> 3 + geometry inputs
-                padded = torch.zeros_like(own[key])
-                padded[:, : value.shape[1]] = value
-                value = padded
-            own[key] = value
-        self.global_branch.load_state_dict(own)
+        _load_padded(self.global_branch, state)
+
+    def load_single_level(self, state: dict) -> None:
+        """Start a two-level (`fine_lift_size`) encoder from a single-level one's `state_dict`: every
+        weight is shared, and the first fuse conv's inputs from the finer level start at zero, so the
+        encoder starts as the single-level one."""
+        _load_padded(self, state)
+
+
+def _load_padded(module: nn.Module, state: dict) -> None:
+    """Load `state` into `module`, where a weight of `module` with more input channels (dim 1) than in
+    `state` gets the given ones first and zeros for the rest."""
+    own = module.state_dict()
+    for key, value in state.items():
+        if own[key].shape != value.shape:
+            padded = torch.zeros_like(own[key])
+            padded[:, : value.shape[1]] = value
+            value = padded
+        own[key] = value
+    module.load_state_dict(own)

@@ -50,12 +50,18 @@ class Lifter(nn.Module):
             raise ValueError("a pixel-aligned lifter needs the face-mesh geometry and the crop's camera")
         return self.encoder(images, geometry, cam2world, intrinsics)
 
-    def init_from_global(self, other: "Lifter") -> None:
-        """Start a `pixel` lifter from a trained `global` one: its encoder becomes the global branch
-        and its decoder is copied; the lifted branch adds nothing until it trains."""
-        if not self.needs_geometry or other.needs_geometry:
-            raise ValueError("init_from_global starts a pixel lifter from a global one")
-        self.encoder.load_global_branch(other.encoder.state_dict())
+    def init_from(self, other: "Lifter") -> None:
+        """Start from another trained lifter, so that this one starts out computing what `other` does:
+        the same kind and sizes are copied; a `global` one becomes a `pixel` lifter's global branch
+        (the lifted branch adds nothing until it trains); a single-level `pixel` one starts a two-level
+        (`fine_lift_size`) one, the finer level's inputs to the fuse convs at zero."""
+        if self.needs_geometry and not other.needs_geometry:
+            self.encoder.load_global_branch(other.encoder.state_dict())
+        elif self.cfg.fine_lift_size and other.needs_geometry and not other.cfg.fine_lift_size:
+            self.encoder.load_single_level(other.encoder.state_dict())
+        else:
+            self.load_state_dict(other.state_dict())
+            return
         self.decoder.load_state_dict(other.decoder.state_dict())
 
     def field(self, planes: torch.Tensor, reference: bool = False) -> TriplaneField:

@@ -124,9 +124,9 @@ def train_encoder(
 ) -> Path:
     """Train (or resume) the lifter; returns the path of the final checkpoint `out_dir/lifter.pt`.
 
-    `init`: a lifter checkpoint to start from (a pixel lifter takes a global one's weights as its
-    global branch, `Lifter.init_from_global`); ignored when resuming. With `cfg.stream_rate`, samples are
-    read as a generator makes them (`SampleCache` window)."""
+    `init`: a lifter checkpoint to start from (`Lifter.init_from`: the same preset, a global one as a
+    pixel lifter's global branch, or a single-level pixel one for a two-level one); ignored when
+    resuming. With `cfg.stream_rate`, samples are read as a generator makes them (`SampleCache` window)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "checkpoint.pt"
     state = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
@@ -141,11 +141,7 @@ def train_encoder(
     torch.manual_seed(cfg.seed)
     model = Lifter(enc_cfg)
     if state is None and init is not None:
-        start_from = load_lifter(init)
-        if model.needs_geometry and not start_from.needs_geometry:
-            model.init_from_global(start_from)
-        else:
-            model.load_state_dict(start_from.state_dict())
+        model.init_from(load_lifter(init))
     init_entry = {"init": str(init)} if state is None and init is not None else {}
     history = run_history(state, **init_entry)
     record = {

@@ -32,5 +32,5 @@ def test_wrong_input_size_is_explained():
 
 
 def test_unknown_preset():
-    with pytest.raises(ValueError, match="expected 'tiny', 'pixel' or 'paper'"):
+    with pytest.raises(ValueError, match="expected one of tiny, pixel, pyramid, paper"):
         encoder_preset("huge")

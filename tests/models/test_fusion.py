@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from backend.config import fusion_preset
+from backend.config import ENCODER_PRESETS, encoder_preset, fusion_preset
 from backend.models.fusion import METHODS, FusionNet
 from backend.models.planewise import PlaneConv, reference_planewise
 from backend.models.undistorter import warp_planes
@@ -96,3 +96,9 @@ def test_paper_config_shapes_on_the_meta_device():
     assert (cfg.plane_channels, cfg.plane_size) == (32, 256)
     assert out["fused"].shape == (1, 3, 32, 256, 256) and out["flow"].shape == (1, 3, 2, 256, 256)
     assert state.recurrent.shape == (1, 3, cfg.state_channels, 128, 128)
+
+
+def test_every_lifter_preset_has_fusion_networks_that_fit_its_planes():
+    for name in ENCODER_PRESETS:
+        lifter, fusion = encoder_preset(name), fusion_preset(name)
+        assert (fusion.plane_channels, fusion.plane_size) == (lifter.plane_channels, lifter.plane_size), name

@@ -42,12 +42,13 @@ def test_gather_reads_the_pixel_a_point_projects_to():
     assert torch.equal(out.reshape(-1, out.shape[-1])[:, -3:], pts.reshape(-1, 3))  # X comes last
 
 
-def test_pixel_lifter_starts_as_the_global_lifter_and_learns_from_the_lifting():
+@pytest.mark.parametrize("preset", ["pixel", "pyramid"])
+def test_pixel_lifter_starts_as_the_global_lifter_and_learns_from_the_lifting(preset):
     torch.manual_seed(0)
     v1 = load_lifter(default_lifter_path("tiny"))
-    cfg = encoder_preset("pixel")
+    cfg = encoder_preset(preset)
     model = Lifter(cfg)
-    model.init_from_global(v1)
+    model.init_from(v1)
     B, S = 2, cfg.image_size
     images, geometry = torch.rand(B, 3, S, S), torch.rand(B, GEOMETRY_CHANNELS, S, S)
     c2w, K = orbit_camera(torch.tensor([0.0, math.radians(30)]), torch.zeros(B)), intrinsics_matrix(batch=B)
@@ -59,15 +60,32 @@ def test_pixel_lifter_starts_as_the_global_lifter_and_learns_from_the_lifting():
     assert planes.shape == (B, 3, cfg.plane_channels, cfg.plane_size, cfg.plane_size)
 
 
+def test_pyramid_lifter_starts_as_the_single_level_lifter_it_is_given():
+    torch.manual_seed(2)
+    single = Lifter(encoder_preset("pixel"))
+    with torch.no_grad():  # a trained-like single level: its last fuse conv no longer zero
+        single.encoder.fuse[-1].weight.normal_(0.0, 0.05)
+    pyramid = Lifter(encoder_preset("pyramid"))
+    pyramid.init_from(single)
+    B, S = 1, single.cfg.image_size
+    images, geometry = torch.rand(B, 3, S, S), torch.rand(B, GEOMETRY_CHANNELS, S, S)
+    c2w, K = orbit_camera(torch.tensor([0.2]), torch.zeros(B)), intrinsics_matrix(batch=B)
+    with torch.no_grad():
+        out, expect = pyramid(images, geometry, c2w, K), single(images, geometry, c2w, K)
+    assert (expect - single.encoder.global_branch(images, geometry)).abs().max() > 1e-3  # the lifting counts
+    assert torch.allclose(out, expect, atol=1e-5)
+
+
 def test_pixel_lifter_refuses_a_call_without_geometry():
     model = Lifter(encoder_preset("pixel"))
     with pytest.raises(ValueError, match="needs the face-mesh geometry"):
         model(torch.rand(1, 3, 128, 128))
 
 
-def test_fast_lifting_matches_the_reference():
+@pytest.mark.parametrize("preset", ["pixel", "pyramid"])
+def test_fast_lifting_matches_the_reference(preset):
     torch.manual_seed(1)
-    cfg = encoder_preset("pixel")
+    cfg = encoder_preset(preset)
     model = Lifter(cfg).encoder
     B, S = 2, cfg.image_size
     images, geometry = torch.rand(B, 3, S, S), torch.rand(B, GEOMETRY_CHANNELS, S, S)
@@ -76,5 +94,6 @@ def test_fast_lifting_matches_the_reference():
     with torch.no_grad():
         fast = model.lift(images, geometry, c2w, K)
         ref = model.lift_reference(images, geometry, c2w, K)
-    assert fast.shape == (B, 3, 2 * cfg.lift_channels, cfg.plane_size, cfg.plane_size)
+    levels = 2 if cfg.fine_lift_size else 1
+    assert fast.shape == (B, 3, 2 * cfg.lift_channels * levels, cfg.plane_size, cfg.plane_size)
     assert torch.allclose(fast, ref, atol=1e-4), (fast - ref).abs().max()
