@@ -147,9 +147,10 @@ def drain(scene_name: str):
         elif kind == "frame":
             frame = event[1]
             if frame.vertices is not None:
-                if frame.topology is not None:  # the job's, not the panel's now
+                if frame.topology is not None:  # the job's topology and texture span, not the panel's now
+                    latest = runner.options.get("texture_span") == "clip"
                     tracked.add_tracked_frame(scene, hf.object_name, frame_dict(frame), hf.timeline_start,
-                                              _texture_dir(hf), latest_texture=hf.texture_span == "clip")  # fmt: skip
+                                              _texture_dir(hf), latest_texture=latest)  # fmt: skip
                 else:
                     importer.add_frame(scene, hf.object_name, frame_dict(frame), hf.timeline_start, _texture_dir(hf))
                 if frame.triplane is not None:

@@ -370,3 +370,26 @@ def test_a_tracked_job_lands_as_one_object_with_a_shape_key_per_frame(addon, ser
     assert head.get("headfuse_tracked") and [k.name for k in head.data.shape_keys.key_blocks] == [
         "Basis", "f000000", "f000001"]  # fmt: skip
     assert len(head.data.vertices) == 15718 and bpy.data.collections.get("head frames") is None
+
+
+def test_a_clip_texture_job_keeps_its_span_when_the_panel_changes(addon, server):
+    """The head wears each newer frame's texture because the job asked for the clip's texture, whatever the
+    panel says while the frames arrive."""
+    addon.server_address = server.endpoint
+    scene = bpy.context.scene
+    hf = scene.headfuse
+    configure(hf, frames=2, topology="tracked")
+    hf.object_name, hf.texture_span = "clip head", "clip"
+    assert bpy.ops.headfuse.reconstruct() == {"FINISHED"}
+    hf.texture_span = "frame"  # changed in the panel after the job went
+    pump(scene, until=lambda: hf.frames_received >= 1)
+
+    def worn():
+        material = bpy.data.objects["clip head"].data.materials[0]
+        node = next(n for n in material.node_tree.nodes if n.bl_idname == "ShaderNodeTexImage")
+        return np.array(node.image.pixels[:])
+
+    first = worn()
+    pump(scene)
+    assert hf.error == "" and hf.frames_received == 2, hf.error
+    assert not np.array_equal(worn(), first)  # frame 1's fusion of the clip so far, not frame 0's texture
