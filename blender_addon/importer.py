@@ -292,8 +292,58 @@ def add_frame(
         obj.scale = (size, size, size)
         obj.keyframe_insert("scale", frame=when)
     _make_constant(obj)
-    rebuild_sequence(scene, name, start_frame)
+    objs = _frame_objects(rig)
+    if old is None and len(objs) > 1 and objs[-1] == obj:  # a stream in frame order: O(1), not O(frames)
+        _append_to_sequence(scene, rig, objs, start_frame)
+    else:
+        rebuild_sequence(scene, name, start_frame)
     return obj
+
+
+def _frame_objects(rig: dict) -> list:
+    """The per-frame objects in instance order (Collection Info orders children by name: frame order)."""
+    return sorted(rig["frames"].objects, key=lambda o: o.name)
+
+
+def _instance_path(mod) -> str:
+    return f'modifiers["{mod.name}"]["{_socket_id(mod, "Instance")}"]'
+
+
+def _key_sequence_frame(seq, mod, k: int, obj, t: int) -> None:
+    """Key the sequence object at timeline frame t: instance k (`obj`) and `obj`'s head pose."""
+    mod[_socket_id(mod, "Instance")] = k
+    seq.keyframe_insert(_instance_path(mod), frame=t)
+    # the frame object's own location and rotation (not its matrix_world: once the depsgraph has evaluated
+    # another frame, its keyed scale is 0 there and the rotation cannot be read back from the matrix)
+    seq.rotation_mode = obj.rotation_mode
+    seq.location, seq.rotation_euler = obj.location.copy(), obj.rotation_euler.copy()
+    seq.scale = (1.0, 1.0, 1.0)
+    for path in ("location", "rotation_euler", "scale"):
+        seq.keyframe_insert(path, frame=t)
+
+
+def _key_nothing(seq, mod, t: int) -> None:
+    """Key the sequence object to show no head from timeline frame t on."""
+    mod[_socket_id(mod, "Instance")] = -1
+    seq.keyframe_insert(_instance_path(mod), frame=t)
+
+
+def _append_to_sequence(scene: bpy.types.Scene, rig: dict, objs: list, start_frame: int) -> None:
+    """Key the newest frame `objs[-1]` onto a sequence keyed for `objs[:-1]` (the same keys
+    `rebuild_sequence` makes, without re-keying the frames before it)."""
+    seq, obj = rig["sequence"], objs[-1]
+    mod = seq.modifiers["headfuse sequence"]
+    t = start_frame + int(obj["headfuse_frame"])
+    end_before = start_frame + int(objs[-2]["headfuse_frame"]) + 1
+    if end_before != t:  # after a skipped frame the last head holds until this one
+        seq.keyframe_delete(_instance_path(mod), frame=end_before)
+    _key_sequence_frame(seq, mod, len(objs) - 1, obj, t)
+    _key_nothing(seq, mod, t + 1)
+    for fcurve in object_fcurves(seq):  # the keys just made are each curve's last two
+        points = fcurve.keyframe_points
+        for i in range(max(0, len(points) - 2), len(points)):
+            points[i].interpolation = "CONSTANT"
+    scene.frame_start, scene.frame_end = start_frame + int(objs[0]["headfuse_frame"]), t
 
 
 def rebuild_sequence(scene: bpy.types.Scene, name: str, start_frame: int = 1) -> None:
@@ -301,27 +351,14 @@ def rebuild_sequence(scene: bpy.types.Scene, name: str, start_frame: int = 1) ->
     rig = ensure_rig(scene, name)
     seq = rig["sequence"]
     mod = seq.modifiers["headfuse sequence"]
-    socket = _socket_id(mod, "Instance")
-    objs = sorted(rig["frames"].objects, key=lambda o: o.name)  # Collection Info orders children by name
+    objs = _frame_objects(rig)
     seq.animation_data_clear()
-    mod[socket] = -1
     before = start_frame + min((int(o["headfuse_frame"]) for o in objs), default=0) - 1
-    seq.keyframe_insert(f'modifiers["{mod.name}"]["{socket}"]', frame=before)  # nothing before the first head
+    _key_nothing(seq, mod, before)  # nothing before the first head
     for k, obj in enumerate(objs):
-        t = start_frame + int(obj["headfuse_frame"])
-        mod[socket] = k
-        seq.keyframe_insert(f'modifiers["{mod.name}"]["{socket}"]', frame=t)
-        # the frame object's own location and rotation (not its matrix_world: once the depsgraph has evaluated
-        # another frame, its keyed scale is 0 there and the rotation cannot be read back from the matrix)
-        seq.rotation_mode = obj.rotation_mode
-        seq.location, seq.rotation_euler = obj.location.copy(), obj.rotation_euler.copy()
-        seq.scale = (1.0, 1.0, 1.0)
-        for path in ("location", "rotation_euler", "scale"):
-            seq.keyframe_insert(path, frame=t)
+        _key_sequence_frame(seq, mod, k, obj, start_frame + int(obj["headfuse_frame"]))
     if objs:  # after the last head, nothing, as the frame objects show
-        mod[socket] = -1
-        seq.keyframe_insert(f'modifiers["{mod.name}"]["{socket}"]', frame=start_frame + max(
-            int(o["headfuse_frame"]) for o in objs) + 1)  # fmt: skip
+        _key_nothing(seq, mod, start_frame + max(int(o["headfuse_frame"]) for o in objs) + 1)
     _make_constant(seq)
     if objs:  # the scene's range is the clip's: what plays and what exports write
         indices = [int(o["headfuse_frame"]) for o in objs]

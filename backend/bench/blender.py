@@ -9,6 +9,11 @@ Tracked (`tracked_*`): `TRACKED_FRAMES` frames of the head template, moving, thr
 `tracked.add_tracked_frame` (no textures): the seconds that takes and the size of the saved .blend; then
 the Alembic export of `ALEMBIC_FRAMES` of them against the same number of per-frame marching-cubes heads at
 128^3 through `importer.add_frame`, in bytes per frame.
+
+Per-frame stream (`stream_*`): `STREAM_FRAMES` one-triangle frames through `importer.add_frame` in frame
+order, so that only the keying of the timeline is timed: the last hundred frames' cost against the first
+hundred's (1.0: each frame costs the same however long the clip), and against re-keying the whole
+sequence once at the end (`importer.rebuild_sequence`, what each frame would cost if it re-keyed them all).
 """
 
 import time
@@ -20,6 +25,8 @@ TRACKED_FRAMES = 300
 """Frames of the tracked import (the issue's clip length)."""
 ALEMBIC_FRAMES = 12
 """Frames of both Alembic exports (the demo's length)."""
+STREAM_FRAMES = 1000
+"""Frames of the per-frame stream (`stream_*`): a 40 s clip at 25 fps."""
 
 
 def _moving(vertices: np.ndarray, k: int) -> np.ndarray:
@@ -95,6 +102,35 @@ def _tracked(quick: bool, tmp: str, addon) -> dict:
     }
 
 
+def _stream(quick: bool, addon) -> dict:
+    """The per-frame stream figures (see the module docstring)."""
+    import bpy
+
+    importer = addon.importer
+    frames = 200 if quick else STREAM_FRAMES
+    vertices, faces = np.array([[0, 0, 0], [0.1, 0, 0], [0, 0.1, 0]], np.float32), np.array([[0, 1, 2]], np.int32)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    cost = []
+    for k in range(frames):
+        t0 = time.perf_counter()
+        importer.add_frame(scene, "stream", {"index": k, "vertices": vertices, "faces": faces, "camera": _pose(k)})
+        cost.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    importer.rebuild_sequence(scene, "stream")
+    rebuild_s = time.perf_counter() - t0
+    early, late = np.mean(cost[:100]), np.mean(cost[-100:])
+    return {
+        "stream_frames": frames,
+        "stream_import_s": round(sum(cost), 2),
+        "stream_ms_per_frame_first_100": round(early * 1000, 3),
+        "stream_ms_per_frame_last_100": round(late * 1000, 3),
+        "stream_late_vs_early": round(late / early, 2),
+        "stream_rekey_all_ms": round(rebuild_s * 1000, 1),
+        "stream_late_vs_rekey_all": round(late / rebuild_s, 4),
+    }
+
+
 def _head_mesh():
     from backend.config import MeshConfig
     from backend.mesh import mesh_from_field
@@ -133,6 +169,7 @@ def run(args) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         tracked_figures = _tracked(args.quick, tmp, addon)
+    stream_figures = _stream(args.quick, addon)
     return {
         "vertices": int(verts.shape[0]),
         "faces": int(faces.shape[0]),
@@ -143,4 +180,5 @@ def run(args) -> dict:
         "note": "attribute path includes UVs and per-vertex byte colours; from_pydata builds geometry only",
         "check_vertices": int(geometry_only),
         **tracked_figures,
+        **stream_figures,
     }

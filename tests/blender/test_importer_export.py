@@ -152,3 +152,32 @@ def test_saved_blend_reopens_and_still_scrubs(scene, frames, tmp_path):
         n, _ = evaluated_mesh_stats(bpy.data.objects["head"], scene, t)
         assert n == expected(frames, t)[0]
     assert bpy.data.images[importer.frame_object_name("head", 0)].packed_file is not None
+
+
+def _sequence_keys(seq):
+    """Every key of the sequence object: {(data path, index): [(frame, value, interpolation)]}."""
+    return {
+        (fc.data_path, fc.array_index): [(round(p.co[0], 3), round(p.co[1], 5), p.interpolation)
+                                          for p in fc.keyframe_points]
+        for fc in importer.object_fcurves(seq)
+    }  # fmt: skip
+
+
+def test_frames_streamed_in_order_are_keyed_as_a_rebuild_keys_them(scene, frames):
+    """The per-frame append (a stream in frame order, with a skipped frame) against the full rebuild."""
+    build(scene, frames)
+    seq = bpy.data.objects["head"]
+    appended = _sequence_keys(seq)
+    importer.rebuild_sequence(scene, "head")
+    assert appended == _sequence_keys(seq)
+    instance = next(v for (path, _), v in appended.items() if path.startswith("modifiers"))
+    assert [(t, k) for t, k, _ in instance] == [(0, -1), (1, 0), (2, 1), (4, 2), (5, -1)]
+
+
+def test_a_frame_that_arrives_out_of_order_takes_its_place_on_the_timeline(scene, frames):
+    scene.frame_start, scene.frame_end = 1, 4
+    for f in (frames[0], frames[2], frames[1]):  # a worker's frame 1 after frame 3
+        importer.add_frame(scene, "head", f)
+    seq = bpy.data.objects["head"]
+    for t in range(1, 6):
+        assert evaluated_mesh_stats(seq, scene, t)[0] == (expected(frames, t)[0] if t <= 4 else 0)
