@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
     parser.add_argument("--init", type=Path, default=None,
                         help="start from these weights instead of from scratch: fusion weights (fusion stage) or a "
-                             "lifter (encoder stage; a pixel lifter takes a global one as its global branch)")
+                             "lifter (encoder stage; a pixel lifter takes a global one as its global branch, a "
+                             "pyramid one a single-level pixel one)")
     parser.add_argument("--tracked", action="store_true",
                         help="encoder: make samples as at test time (a rendered plate through MediaPipe and "
                              "the pose solve)")
