@@ -13,13 +13,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--protocol",
         default=None,
-        choices=["nxn", "lifters", "real", "identity", "shots"],
+        choices=["nxn", "lifters", "real", "identity", "shots", "planefit"],
         help="nxn: reconstruct held-out clips from each of N views and evaluate on every view (all four methods); "
              "lifters: the --lifter checkpoints side by side on held-out samples made as at test time; "
              "real: reconstruct VIDEO against --ref and judge renders of the textured meshes with a face "
              "detector and a face recognizer (no ground truth); identity: the ROC of the face identity "
              "distance on real photographs and synthetic heads, and the tracker's threshold from it; shots: "
-             "the edited two-person clip reconstructed, who was meshed against the truth",
+             "the edited two-person clip reconstructed, who was meshed against the truth; planefit: the "
+             "--weights lifter's planes against planes fitted to the held-out views (its decoder frozen)",
     )
     parser.add_argument("video", nargs="?", type=Path, default=None,
                         help="real: the footage (video, image, folder; none: the real portraits and clips that ship "
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lifters: a checkpoint to compare under a name (repeat; the first global one gives the "
                              "mean head)")
     parser.add_argument("--heldout", type=Path, default=Path("runs/heldout-tracked"),
-                        help="lifters: folder of the held-out samples (made there if missing)")
+                        help="lifters, planefit: folder of the held-out samples (made there if missing)")
     parser.add_argument("--stage", default="encoder", choices=["encoder"], help="what to evaluate (no --protocol)")
     parser.add_argument("--weights", type=Path, default=None, help="lifter checkpoint (default: the shipped pixel one)")
     parser.add_argument(
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="training sample cache (for the mean-head baseline)",
     )
     parser.add_argument("--heads", type=int, default=24, help="held-out identities")
+    parser.add_argument("--iters", type=int, default=None, help="planefit: Adam steps of each fit (default 300)")
     parser.add_argument("--clips", type=int, default=None, help="nxn: held-out clips (default 3)")
     parser.add_argument("--frames", type=int, default=None,
                         help="nxn: frames per clip (default 8); real: frames from the start of VIDEO (default all)")
@@ -97,6 +99,8 @@ def run(args) -> int:
         raise SystemExit(f"eval: {exc}") from None
     if args.protocol == "nxn":
         return _nxn(args, model, fusion)
+    if args.protocol == "planefit":
+        return _planefit(args, model)
     from backend.eval.encoder_report import EncoderEvalConfig, evaluate_encoder, markdown_report, write_report
 
     result = evaluate_encoder(model, args.data, EncoderEvalConfig(heads=args.heads))
@@ -138,6 +142,22 @@ def _nxn(args, lifter, fusion) -> int:
                           cache_key=key)
     js, md, png = write_report(result, args.out or Path("out/eval_nxn.json"))
     print(markdown_report(result["summary"]))
+    print(f"eval: wrote {js}, {md} and {png}")
+    return 0
+
+
+def _planefit(args, lifter) -> int:
+    from backend.eval.lifter_compare import LifterCompareConfig, heldout_cache
+    from backend.eval.plane_fit import PlaneFitConfig, evaluate_plane_fit, markdown_report, write_report
+
+    cfg = PlaneFitConfig(heads=args.heads)
+    if args.iters is not None:
+        cfg.iters = args.iters
+    heldout = heldout_cache(args.heldout, LifterCompareConfig(heads=cfg.heads, view_res=cfg.view_res),
+                            lifter.cfg.image_size)  # fmt: skip
+    result = evaluate_plane_fit(lifter, heldout, cfg)
+    js, md, png = write_report(result, args.out or Path("out/eval_planefit.json"))
+    print(markdown_report(result))
     print(f"eval: wrote {js}, {md} and {png}")
     return 0
 

@@ -71,8 +71,8 @@ def compare_lifters(
     rows: dict[str, dict[str, list[float]]] = {name: {} for name in ["mean_head", *lifters]}
     strip: list[np.ndarray] = []
     for k in tqdm(range(len(data.indices)), desc="eval lifters", unit="head", disable=not progress):
-        b = _sample_batch(data, data.indices[k], cfg.view_res)
-        tiles = [_tile(b["image"][0], cfg.view_res)]
+        b = sample_batch(data, data.indices[k], cfg.view_res)
+        tiles = [tile(b["image"][0], cfg.view_res)]
         for name in rows:
             model = first if name == "mean_head" else lifters[name]
             planes = prior if name == "mean_head" else model(b["image"], b["geometry"], b["cam2world"], b["intrinsics"])
@@ -88,9 +88,9 @@ def compare_lifters(
                 rows[name].setdefault(f"ssim_{key}", []).append(ssim(pred, truth).item())
                 preds.append(pred[0])
             if k < cfg.strip_heads:
-                tiles += [_tile(p, cfg.view_res) for p in preds[:3]]
+                tiles += [tile(p, cfg.view_res) for p in preds[:3]]
         if k < cfg.strip_heads:
-            tiles += [_tile(b["view_rgb"][0, v], cfg.view_res) for v in range(3)]
+            tiles += [tile(b["view_rgb"][0, v], cfg.view_res) for v in range(3)]
             strip.append(np.concatenate(tiles, axis=1))
     methods = {name: {key: round(float(np.mean(v)), 3) for key, v in m.items()} for name, m in rows.items()}
     return {
@@ -104,7 +104,7 @@ def compare_lifters(
     }
 
 
-def _sample_batch(data, index: int, view_res: int) -> dict[str, torch.Tensor]:
+def sample_batch(data, index: int, view_res: int) -> dict[str, torch.Tensor]:
     """Sample `index` whole (every view, in order) as a batch of one."""
     from backend.face.geometry import geometry_channels
 
@@ -126,7 +126,7 @@ def _sample_batch(data, index: int, view_res: int) -> dict[str, torch.Tensor]:
     }
 
 
-def _tile(image: torch.Tensor, size: int) -> np.ndarray:
+def tile(image: torch.Tensor, size: int) -> np.ndarray:
     """`[3, h, w]` 0..1 -> `[size, size, 3]` uint8."""
     image = torch.nn.functional.interpolate(image[None], size=size, mode="area")[0]
     return (image.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
