@@ -305,14 +305,19 @@ def _frame_objects(rig: dict) -> list:
     return sorted(rig["frames"].objects, key=lambda o: o.name)
 
 
-def _instance_path(mod) -> str:
-    return f'modifiers["{mod.name}"]["{_socket_id(mod, "Instance")}"]'
+def _instance_socket(seq) -> tuple:
+    """The sequence object's modifier, its `Instance` input's id and that input's data path."""
+    mod = seq.modifiers["headfuse sequence"]
+    socket = _socket_id(mod, "Instance")
+    return mod, socket, f'modifiers["{mod.name}"]["{socket}"]'
 
 
-def _key_sequence_frame(seq, mod, k: int, obj, t: int) -> None:
-    """Key the sequence object at timeline frame t: instance k (`obj`) and `obj`'s head pose."""
-    mod[_socket_id(mod, "Instance")] = k
-    seq.keyframe_insert(_instance_path(mod), frame=t)
+def _key_sequence_frame(seq, instance: tuple, k: int, obj, t: int) -> None:
+    """Key the sequence object at timeline frame t: instance k (`obj`) and `obj`'s head pose; `instance`:
+    `_instance_socket(seq)`."""
+    mod, socket, path = instance
+    mod[socket] = k
+    seq.keyframe_insert(path, frame=t)
     # the frame object's own location and rotation (not its matrix_world: once the depsgraph has evaluated
     # another frame, its keyed scale is 0 there and the rotation cannot be read back from the matrix)
     seq.rotation_mode = obj.rotation_mode
@@ -322,23 +327,24 @@ def _key_sequence_frame(seq, mod, k: int, obj, t: int) -> None:
         seq.keyframe_insert(path, frame=t)
 
 
-def _key_nothing(seq, mod, t: int) -> None:
+def _key_nothing(seq, instance: tuple, t: int) -> None:
     """Key the sequence object to show no head from timeline frame t on."""
-    mod[_socket_id(mod, "Instance")] = -1
-    seq.keyframe_insert(_instance_path(mod), frame=t)
+    mod, socket, path = instance
+    mod[socket] = -1
+    seq.keyframe_insert(path, frame=t)
 
 
 def _append_to_sequence(scene: bpy.types.Scene, rig: dict, objs: list, start_frame: int) -> None:
     """Key the newest frame `objs[-1]` onto a sequence keyed for `objs[:-1]` (the same keys
     `rebuild_sequence` makes, without re-keying the frames before it)."""
     seq, obj = rig["sequence"], objs[-1]
-    mod = seq.modifiers["headfuse sequence"]
+    instance = _instance_socket(seq)
     t = start_frame + int(obj["headfuse_frame"])
     end_before = start_frame + int(objs[-2]["headfuse_frame"]) + 1
     if end_before != t:  # after a skipped frame the last head holds until this one
-        seq.keyframe_delete(_instance_path(mod), frame=end_before)
-    _key_sequence_frame(seq, mod, len(objs) - 1, obj, t)
-    _key_nothing(seq, mod, t + 1)
+        seq.keyframe_delete(instance[2], frame=end_before)
+    _key_sequence_frame(seq, instance, len(objs) - 1, obj, t)
+    _key_nothing(seq, instance, t + 1)
     for fcurve in object_fcurves(seq):  # the keys just made are each curve's last two
         points = fcurve.keyframe_points
         for i in range(max(0, len(points) - 2), len(points)):
@@ -350,15 +356,15 @@ def rebuild_sequence(scene: bpy.types.Scene, name: str, start_frame: int = 1) ->
     """Key the sequence object: at each frame's time, the instance of that frame and its head pose."""
     rig = ensure_rig(scene, name)
     seq = rig["sequence"]
-    mod = seq.modifiers["headfuse sequence"]
+    instance = _instance_socket(seq)
     objs = _frame_objects(rig)
     seq.animation_data_clear()
     before = start_frame + min((int(o["headfuse_frame"]) for o in objs), default=0) - 1
-    _key_nothing(seq, mod, before)  # nothing before the first head
+    _key_nothing(seq, instance, before)  # nothing before the first head
     for k, obj in enumerate(objs):
-        _key_sequence_frame(seq, mod, k, obj, start_frame + int(obj["headfuse_frame"]))
+        _key_sequence_frame(seq, instance, k, obj, start_frame + int(obj["headfuse_frame"]))
     if objs:  # after the last head, nothing, as the frame objects show
-        _key_nothing(seq, mod, start_frame + max(int(o["headfuse_frame"]) for o in objs) + 1)
+        _key_nothing(seq, instance, start_frame + max(int(o["headfuse_frame"]) for o in objs) + 1)
     _make_constant(seq)
     if objs:  # the scene's range is the clip's: what plays and what exports write
         indices = [int(o["headfuse_frame"]) for o in objs]
