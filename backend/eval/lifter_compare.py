@@ -68,6 +68,7 @@ def compare_lifters(
     first = next(m for m in lifters.values() if not m.needs_geometry)  # the mean head is a global lifter's
     prior = mean_triplane(first, training, cfg.mean_head_samples)
     rcfg = RenderConfig(n_coarse=48, n_fine=48)
+    rcfg.background = 0.0
     rows: dict[str, dict[str, list[float]]] = {name: {} for name in ["mean_head", *lifters]}
     strip: list[np.ndarray] = []
     for k in tqdm(range(len(data.indices)), desc="eval lifters", unit="head", disable=not progress):
@@ -79,9 +80,7 @@ def compare_lifters(
             field = model.field(planes)
             preds = []
             for v in range(b["view_c2w"].shape[1]):
-                rcfg.background = 0.0
-                out = render_image(field, b["view_c2w"][:, v], b["view_K"][:, v], cfg.view_res, rcfg)
-                pred = (out["rgb"] + (1 - out["opacity"]) * b["background"][:, :, None, None]).clamp(0, 1)
+                pred = render_over_background(field, b, v, cfg.view_res, rcfg)
                 truth = b["view_rgb"][:, v]
                 key = "input" if v == 0 else "novel"
                 rows[name].setdefault(f"psnr_{key}", []).append(psnr(pred, truth).item())
@@ -126,6 +125,13 @@ def sample_batch(data, index: int, view_res: int) -> dict[str, torch.Tensor]:
     }
 
 
+def render_over_background(field, batch: dict, view: int, res: int, rcfg: RenderConfig) -> torch.Tensor:
+    """View `view` of a `sample_batch` rendered from `field` over the sample's background (`rcfg.background`
+    0): `[1, 3, res, res]` in 0..1."""
+    out = render_image(field, batch["view_c2w"][:, view], batch["view_K"][:, view], res, rcfg)
+    return (out["rgb"] + (1 - out["opacity"]) * batch["background"][:, :, None, None]).clamp(0, 1)
+
+
 def tile(image: torch.Tensor, size: int) -> np.ndarray:
     """`[3, h, w]` 0..1 -> `[size, size, 3]` uint8."""
     image = torch.nn.functional.interpolate(image[None], size=size, mode="area")[0]
@@ -151,14 +157,19 @@ def markdown_report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(result: dict, out: Path) -> tuple[Path, Path, Path]:
-    """Write `{"lifters": ...}` as JSON, the Markdown table and the strip PNG beside it."""
+def write_strip_report(result: dict, out: Path, key: str, markdown: str) -> tuple[Path, Path, Path]:
+    """Write `{key: result}` (all but its `strip`) as JSON at `out`, `markdown` and the strip PNG beside it."""
     import cv2
 
     out.parent.mkdir(parents=True, exist_ok=True)
     body = {k: v for k, v in result.items() if k != "strip"}
-    out.write_text(json.dumps({"lifters": body}, indent=2) + "\n")
+    out.write_text(json.dumps({key: body}, indent=2) + "\n")
     md, png = out.with_suffix(".md"), out.with_suffix(".png")
-    md.write_text(markdown_report(result))
+    md.write_text(markdown)
     cv2.imwrite(str(png), cv2.cvtColor(result["strip"], cv2.COLOR_RGB2BGR))
     return out, md, png
+
+
+def write_report(result: dict, out: Path) -> tuple[Path, Path, Path]:
+    """Write `{"lifters": ...}` as JSON, the Markdown table and the strip PNG beside it."""
+    return write_strip_report(result, out, "lifters", markdown_report(result))

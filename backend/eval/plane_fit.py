@@ -13,7 +13,6 @@ The report holds one row per method (`lifter`, `input_view`, `all_views`) and a 
 the input and two novel views of each method, then the truth.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +21,9 @@ import torch
 from tqdm import tqdm
 
 from backend.config import RenderConfig
-from backend.eval.lifter_compare import sample_batch, tile
+from backend.eval.lifter_compare import render_over_background, sample_batch, tile, write_strip_report
 from backend.metrics import psnr
 from backend.models.lifter import Lifter
-from backend.render.renderer import render_image
 
 FITS = {"input_view": [0], "all_views": None}
 """Each fit and the views it is fitted to (view 0 is the input's; None: every view)."""
@@ -49,12 +47,6 @@ class PlaneFitConfig:
     """Samples shown in the strip."""
 
 
-def _render(lifter: Lifter, planes: torch.Tensor, batch: dict, view: int, res: int, rcfg: RenderConfig):
-    """View `view` of `planes [1, 3, C, P, P]` over the sample's background: `[1, 3, res, res]` in 0..1."""
-    out = render_image(lifter.field(planes), batch["view_c2w"][:, view], batch["view_K"][:, view], res, rcfg)
-    return (out["rgb"] + (1 - out["opacity"]) * batch["background"][:, :, None, None]).clamp(0, 1)
-
-
 def fit_planes(lifter: Lifter, planes: torch.Tensor, batch: dict, views: list[int], cfg: PlaneFitConfig):
     """`planes [1, 3, C, P, P]` optimised (the decoder frozen) so that `lifter.field` renders `batch`'s
     `views` (L1, one view a step in turn); returns the fitted planes, detached."""
@@ -68,7 +60,8 @@ def fit_planes(lifter: Lifter, planes: torch.Tensor, batch: dict, views: list[in
     try:
         for step in range(cfg.iters):
             v = views[step % len(views)]
-            loss = (_render(lifter, fitted, batch, v, cfg.view_res, rcfg) - batch["view_rgb"][:, v]).abs().mean()
+            pred = render_over_background(lifter.field(fitted), batch, v, cfg.view_res, rcfg)
+            loss = (pred - batch["view_rgb"][:, v]).abs().mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -102,7 +95,7 @@ def evaluate_plane_fit(lifter: Lifter, heldout: Path, cfg: PlaneFitConfig | None
         tiles = []
         for name, p in planes.items():
             with torch.no_grad():
-                preds = [_render(lifter, p, b, v, cfg.view_res, score) for v in range(n_views)]
+                preds = [render_over_background(lifter.field(p), b, v, cfg.view_res, score) for v in range(n_views)]
             scores = [psnr(pred, b["view_rgb"][:, v]).item() for v, pred in enumerate(preds)]
             rows[name]["psnr_input"].append(scores[0])
             rows[name]["psnr_novel"].append(float(np.mean(scores[1:])))
@@ -141,12 +134,4 @@ def markdown_report(result: dict) -> str:
 
 def write_report(result: dict, out: Path) -> tuple[Path, Path, Path]:
     """Write `{"planefit": ...}` as JSON, the Markdown table and the strip PNG beside it."""
-    import cv2
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    body = {k: v for k, v in result.items() if k != "strip"}
-    out.write_text(json.dumps({"planefit": body}, indent=2) + "\n")
-    md, png = out.with_suffix(".md"), out.with_suffix(".png")
-    md.write_text(markdown_report(result))
-    cv2.imwrite(str(png), cv2.cvtColor(result["strip"], cv2.COLOR_RGB2BGR))
-    return out, md, png
+    return write_strip_report(result, out, "planefit", markdown_report(result))
