@@ -65,6 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from backend.models.weights import load_fusion, load_lifter
 
+    if args.heads < 1:
+        raise SystemExit(f"eval: --heads must be at least 1, not {args.heads}")
+    if args.iters is not None and args.iters < 0:
+        raise SystemExit(f"eval: --iters must be at least 0, not {args.iters}")
     if args.protocol == "lifters":
         return _lifters(args)
     if args.protocol == "real":

@@ -76,6 +76,17 @@ def test_a_usage_mistake_is_one_line_with_exit_2(tmp_path):
     assert "argument --texture: invalid choice: '-1'" in lines[0] and "projected" in lines[0], lines
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--protocol", "planefit", "--heads", "0"], "eval: --heads must be at least 1, not 0"),
+    (["--protocol", "lifters", "--heads", "-2"], "eval: --heads must be at least 1, not -2"),
+    (["--protocol", "planefit", "--iters", "-3"], "eval: --iters must be at least 0, not -3"),
+])
+def test_an_evaluation_with_no_heads_or_steps_is_one_line(tmp_path, args, words):
+    code, lines, _ = headfuse("eval", *args, "--heldout", tmp_path / "heldout", "--out", tmp_path / "r.json")
+    assert code == 1 and lines == [words], lines
+    assert not (tmp_path / "heldout").exists()  # refused before any work
+
+
 def test_a_run_with_no_usable_frame_claims_no_preview(bad, tmp_path):
     code, lines, stdout = headfuse("reconstruct", bad / "grey.png", "--ref", REF, "-o", tmp_path, *SMALL)
     assert code == 1 and "no usable face in any of the 1 frames" in stdout and "preview.png" not in stdout
